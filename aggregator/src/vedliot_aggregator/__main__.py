@@ -1,0 +1,3 @@
+from vedliot_aggregator.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The result-record contract: schema/result.schema.json, shipped inside this package."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import jsonschema
+
+SCHEMA_ID = "vedliot-bench/result/1"
+
+
+@functools.cache
+def result_schema() -> dict[str, Any]:
+    text = resources.files("vedliot_aggregator").joinpath("result.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = result_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def problems(record: Any) -> list[str]:
+    """Every way `record` breaks the contract, as 'at <json path>: <reason>' lines; empty when valid."""
+    found = []
+    for error in sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
+        where = "/".join(str(p) for p in error.absolute_path) or "(record)"
+        found.append(f"at {where}: {error.message}")
+    return found
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    path: Path
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_file(path: Path) -> FileCheck:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return FileCheck(path, ("not UTF-8 text",))
+    except json.JSONDecodeError as exc:
+        return FileCheck(path, (f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",))
+    except OSError as exc:
+        return FileCheck(path, (f"cannot read ({exc.strerror or exc})",))
+    return FileCheck(path, tuple(problems(record)))
+
+
+def record_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """JSON files named directly, and every *.json below the directories named (sorted)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+        else:
+            yield path

@@ -1,0 +1,5 @@
+import sys
+
+from vedliot_runner.cli import main
+
+sys.exit(main())

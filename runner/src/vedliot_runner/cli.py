@@ -1,0 +1,250 @@
+"""The vedliot-runner command line (argparse: the runner stays free of non-stdlib CLI packages)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from vedliot_runner import SCHEMA_ID, __version__, hostinfo
+from vedliot_runner.backends import REGISTRY
+from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, BenchError
+from vedliot_runner.run import MODES, PRECISIONS, RunOutcome, RunRequest, execute
+from vedliot_runner.stats import summarize
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints the whole usage block; one line (and exit 2) is what we promise.
+        self.exit(EXIT_USAGE, "vedliot-runner: error: {} (see --help)\n".format(message))
+
+
+def _key_value(text: str) -> tuple:
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, got {!r}".format(text))
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _shape(text: str) -> tuple:
+    name, dims = _key_value(text)
+    try:
+        shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected NAME=D0,D1,... with integers, got {!r}".format(text)) from None
+    if not shape or any(d < 0 for d in shape):
+        raise argparse.ArgumentTypeError("expected NAME=D0,D1,... with non-negative integers, got {!r}".format(text))
+    return name, shape
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vedliot-runner", description="Benchmark a model on one backend; write raw JSON records.")
+    parser.add_argument("--version", action="version", version="vedliot-runner " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="benchmark one model with one backend and write one record")
+    run.add_argument("--model", required=True, type=Path, help="model file (.onnx for onnxruntime)")
+    run.add_argument("--backend", required=True, help="one of: " + ", ".join(sorted(REGISTRY)))
+    run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="precision requested (default fp32)")
+    run.add_argument("--batch-size", type=int, default=1, help="inferences per call (default 1)")
+    run.add_argument("--mode", default="latency", choices=MODES, help="latency: one request in flight (default)")
+    run.add_argument("--output", type=Path, default=Path("results"), help="directory for the record (default results)")
+    run.add_argument("--warmup-iterations", type=int, default=10, help="untimed calls after the first (default 10)")
+    run.add_argument("--warmup-seconds", type=float, default=1.0, help="minimum warmup duration (default 1.0)")
+    run.add_argument("--min-iterations", type=int, default=100, help="minimum timed calls (default 100)")
+    run.add_argument("--min-seconds", type=float, default=10.0, help="minimum timed duration (default 10.0)")
+    run.add_argument("--threads", type=int, help="CPU threads for the backend (default: backend's choice)")
+    run.add_argument("--requests", type=int, help="requests in flight in throughput mode (default: backend's choice)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the synthetic inputs (default 0)")
+    run.add_argument("--target", help="target name in the record (default $VEDLIOT_TARGET or 'local')")
+    run.add_argument("--model-name", help="model name in the record (default: file name without extension)")
+    run.add_argument(
+        "--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    run.add_argument(
+        "--input-shape",
+        action="append",
+        type=_shape,
+        default=[],
+        metavar="NAME=D0,D1,...",
+        help="shape for an input with symbolic dimensions besides the batch (repeatable)",
+    )
+    _add_output_flags(run)
+
+    info = sub.add_parser("info", help="list the backends importable here and the host facts")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="no progress; print only the record's path")
+    group.add_argument("--json", action="store_true", help="no progress; print a JSON summary on stdout")
+
+
+class _ProgressLine:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, stage: str, elapsed: float, iterations: int, min_seconds: float, min_iterations: int) -> None:
+        if not self.enabled:
+            return
+        done = min(1.0, elapsed / min_seconds if min_seconds > 0 else 1.0, iterations / max(min_iterations, 1))
+        if stage == "warmup":
+            line = "warming up..."
+        else:
+            line = "timed {:5.1f}s {:6d} it  [{:<20}] {:3.0%}".format(elapsed, iterations, "#" * int(done * 20), done)
+        sys.stderr.write("\r" + line + " " * 8)
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+
+
+def _summary(outcome: RunOutcome) -> Dict[str, object]:
+    record = outcome.record
+    timing = record.timing
+    stats: Dict[str, float] = {}
+    if timing is not None and timing.samples_ns and timing.window_start_ns is not None:
+        stats = summarize(timing.samples_ns, timing.inferences, timing.window_end_ns - timing.window_start_ns)
+    return {
+        "record": str(outcome.path),
+        "run_id": record.run_id,
+        "status": record.status,
+        "error": outcome.message,
+        "model": record.model.name,
+        "backend": record.software.backend.name,
+        "precision_requested": record.precision.requested,
+        "precision_effective": record.precision.effective,
+        "batch_size": record.config.batch_size,
+        "mode": record.config.mode,
+        "first_inference_ms": timing.first_inference_ms if timing else None,
+        **stats,
+    }
+
+
+def _print_summary(summary: Dict[str, object]) -> None:
+    print("record: {}".format(summary["record"]))
+    print(
+        "{status}: {model} on {backend}, {precision_requested} (effective {precision_effective}), "
+        "batch {batch_size}, {mode}".format(**summary)
+    )
+    if "mean_ms" in summary:
+        print(
+            "  mean {mean_ms:.3f} ms  median {median_ms:.3f}  p90 {p90_ms:.3f}  p99 {p99_ms:.3f}  "
+            "| {inferences_per_s:.2f} inferences/s over {iterations} iterations".format(**summary)
+        )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    request = RunRequest(
+        model=args.model,
+        backend=args.backend,
+        output=args.output,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        mode=args.mode,
+        warmup_iterations=args.warmup_iterations,
+        warmup_seconds=args.warmup_seconds,
+        min_iterations=args.min_iterations,
+        min_seconds=args.min_seconds,
+        threads=args.threads,
+        requests_in_flight=args.requests,
+        seed=args.seed,
+        target=args.target,
+        model_name=args.model_name,
+        backend_options=dict(args.backend_option),
+        input_shapes=dict(args.input_shape),
+    )
+    progress = _ProgressLine(enabled=not (args.quiet or args.json))
+    try:
+        outcome = execute(request, progress=progress)
+    finally:
+        progress.clear()
+    summary = _summary(outcome)
+    if outcome.record.precision.effective not in (None, outcome.record.precision.requested):
+        print(
+            "vedliot-runner: warning: requested {} but the backend executed {} ({})".format(
+                outcome.record.precision.requested, outcome.record.precision.effective, outcome.record.precision.detail
+            ),
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    elif args.quiet:
+        print(outcome.path)
+    else:
+        _print_summary(summary)
+    if outcome.exit_code != EXIT_OK:
+        print("vedliot-runner: {}: {}".format(outcome.record.status, outcome.message), file=sys.stderr)
+    return outcome.exit_code
+
+
+def _backend_status() -> List[Dict[str, Optional[str]]]:
+    rows = []
+    for name, entry in sorted(REGISTRY.items()):
+        row: Dict[str, Optional[str]] = {"backend": name, "extra": entry.extra, "version": None, "problem": None}
+        try:
+            module = importlib.import_module(entry.requires[0])
+            row["version"] = getattr(module, "__version__", "unknown")
+            for package in entry.requires[1:]:
+                importlib.import_module(package)
+        except ImportError as exc:
+            row["problem"] = "not installed ({}); pip install 'vedliot-runner[{}]'".format(exc, entry.extra)
+        rows.append(row)
+    return rows
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy
+
+    info = {
+        "runner": __version__,
+        "schema": SCHEMA_ID,
+        "numpy": numpy.__version__,
+        "backends": _backend_status(),
+        "host": dataclasses.asdict(hostinfo.collect()),
+    }
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return EXIT_OK
+    print("vedliot-runner {} (records: {}), numpy {}".format(__version__, SCHEMA_ID, numpy.__version__))
+    print("backends:")
+    for row in info["backends"]:
+        state = row["version"] if row["problem"] is None else row["problem"]
+        print("  {:<12} {}".format(row["backend"], state))
+    print("host:")
+    for key, value in info["host"].items():
+        print("  {:<18} {}".format(key, value))
+    return EXIT_OK
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return {"run": _cmd_run, "info": _cmd_info}[args.command](args)
+    except BenchError as exc:
+        print("vedliot-runner: error: {}".format(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vedliot-runner: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        # Disk full, permissions changed mid-run: the environment, not a bug.
+        where = " ({})".format(exc.filename) if exc.filename else ""
+        print("vedliot-runner: error: {}{}".format(exc.strerror or exc, where), file=sys.stderr)
+        return EXIT_RUNTIME

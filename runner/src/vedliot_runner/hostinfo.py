@@ -1,0 +1,185 @@
+"""Facts about the machine a run executes on, read from /proc and /sys without extra packages."""
+
+from __future__ import annotations
+
+import glob
+import os
+import platform
+import re
+import socket
+from typing import Dict, List, Optional
+
+from vedliot_runner.record import HostInfo
+
+# Flags that change what a backend executes (bf16/AMX paths in OpenVINO, int8 VNNI, NEON dot product).
+_INTERESTING_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_bf16",
+    "amx_int8",
+    "amx_tile",
+    "asimd",
+    "asimddp",
+    "asimdhp",
+    "sve",
+    "sve2",
+    "bf16",
+    "i8mm",
+)
+
+# Device nodes of the accelerators the project has targets for.
+_ACCELERATOR_GLOBS = (
+    "/dev/nvidia[0-9]*",
+    "/dev/nvhost-ctrl-gpu",
+    "/dev/hailo[0-9]*",
+    "/dev/apex_[0-9]*",
+    "/dev/dri/renderD*",
+    "/dev/accel/accel[0-9]*",
+    "/dev/galcore",
+    "/dev/myriad*",
+)
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def cpu_model(cpuinfo: Optional[str]) -> str:
+    if cpuinfo:
+        for key in ("model name", "Hardware", "Processor", "cpu model"):
+            match = re.search(r"^" + key + r"\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+            if match:
+                return match.group(1).strip()
+    # Jetson and other device-tree boards name the SoC there, not in cpuinfo.
+    model = _read("/proc/device-tree/model")
+    if model:
+        return model.strip("\x00\n ")
+    return platform.processor() or platform.machine()
+
+
+def physical_cores(cpuinfo: Optional[str]) -> Optional[int]:
+    if not cpuinfo:
+        return None
+    pairs = set()
+    physical = core = None
+    for line in [*cpuinfo.splitlines(), ""]:
+        if line.startswith("physical id"):
+            physical = line.split(":", 1)[1].strip()
+        elif line.startswith("core id"):
+            core = line.split(":", 1)[1].strip()
+        elif not line.strip():
+            if core is not None:
+                pairs.add((physical, core))
+            physical = core = None
+    return len(pairs) or None
+
+
+def cpu_flags(cpuinfo: Optional[str]) -> List[str]:
+    if not cpuinfo:
+        return []
+    match = re.search(r"^(flags|Features)\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    if not match:
+        return []
+    present = set(match.group(2).split())
+    return [flag for flag in _INTERESTING_FLAGS if flag in present]
+
+
+def memory_bytes(meminfo: Optional[str]) -> Optional[int]:
+    if meminfo:
+        match = re.search(r"^MemTotal:\s*(\d+)\s*kB", meminfo, re.MULTILINE)
+        if match:
+            return int(match.group(1)) * 1024
+    return None
+
+
+def os_name() -> str:
+    release = _read("/etc/os-release")
+    if release:
+        match = re.search(r'^PRETTY_NAME="?([^"\n]+)"?', release, re.MULTILINE)
+        if match:
+            return match.group(1)
+    return platform.system()
+
+
+def container_id(cgroup: Optional[str], mountinfo: Optional[str]) -> Optional[str]:
+    """The container's id when the runner runs inside Docker/Podman/containerd, else None."""
+    # cgroup v1 names the container in the cgroup path; cgroup v2 hides it, but the bind mounts
+    # of /etc/hostname etc. come from /var/lib/docker/containers/<id>/.
+    for text in (cgroup, mountinfo):
+        if text:
+            match = re.search(r"(?:docker[-/]|containers/|libpod-|cri-containerd-)([0-9a-f]{64})", text)
+            if match:
+                return match.group(1)
+    if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+        return socket.gethostname()
+    return None
+
+
+def accelerators() -> List[str]:
+    found: List[str] = []
+    for pattern in _ACCELERATOR_GLOBS:
+        found.extend(sorted(glob.glob(pattern)))
+    return found
+
+
+def drivers() -> Dict[str, str]:
+    versions: Dict[str, str] = {}
+    nvidia = _read("/proc/driver/nvidia/version")
+    if nvidia:
+        match = re.search(r"Kernel Module\s+([\d.]+)", nvidia)
+        if match:
+            versions["nvidia"] = match.group(1)
+    tegra = _read("/etc/nv_tegra_release")
+    if tegra:
+        versions["l4t"] = tegra.splitlines()[0].strip("# ").strip()
+    for module in ("hailo_pci", "apex", "galcore"):
+        version = _read("/sys/module/{}/version".format(module))
+        if version:
+            versions[module] = version.strip()
+    return versions
+
+
+def collect() -> HostInfo:
+    cpuinfo = _read("/proc/cpuinfo")
+    uname = platform.uname()
+    return HostInfo(
+        hostname=socket.gethostname(),
+        os=os_name(),
+        kernel=uname.release,
+        arch=uname.machine,
+        cpu_model=cpu_model(cpuinfo),
+        cpu_cores_logical=os.cpu_count(),
+        cpu_cores_physical=physical_cores(cpuinfo),
+        cpu_flags=cpu_flags(cpuinfo),
+        memory_bytes=memory_bytes(_read("/proc/meminfo")),
+        python=platform.python_version(),
+        container_id=container_id(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo")),
+        accelerators=accelerators(),
+        drivers=drivers(),
+    )
+
+
+def peak_rss_bytes() -> Optional[int]:
+    status = _read("/proc/self/status")
+    if status:
+        match = re.search(r"^VmHWM:\s*(\d+)\s*kB", status, re.MULTILINE)
+        if match:
+            return int(match.group(1)) * 1024
+    try:
+        import resource
+
+        # ru_maxrss is KiB on Linux, bytes on macOS.
+        scale = 1 if platform.system() == "Darwin" else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    except (ImportError, OSError):
+        return None

@@ -1,0 +1,263 @@
+"""One benchmark run: validate the request, load, measure, and write exactly one record.
+
+Argument mistakes found before anything runs raise UsageError and write nothing. From the moment
+the backend is chosen, every outcome (ok, failed, unsupported, interrupted) is written as a record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from vedliot_runner import __version__, hostinfo
+from vedliot_runner.backends import backend_class
+from vedliot_runner.backends.base import Backend
+from vedliot_runner.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    BenchError,
+    ModelFileError,
+    RuntimeFailure,
+    UsageError,
+)
+from vedliot_runner.inputs import synthetic_inputs
+from vedliot_runner.interrupt import stop_on_signals
+from vedliot_runner.measure import LoopSettings, Measurement, Progress, StopFlag, measure
+from vedliot_runner.record import (
+    BackendId,
+    ErrorInfo,
+    Memory,
+    ModelInfo,
+    Precision,
+    Record,
+    RunConfig,
+    Software,
+    Target,
+    Timing,
+    new_run_id,
+    output_dir_problem,
+    utc_now,
+    write_record,
+)
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "uint8", "int4", "mixed")
+MODES = ("latency", "throughput")
+_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino-ir", ".engine": "tensorrt-engine", ".hef": "hef"}
+
+
+@dataclasses.dataclass
+class RunRequest:
+    model: Path
+    backend: str
+    output: Path
+    precision: str = "fp32"
+    batch_size: int = 1
+    mode: str = "latency"
+    warmup_iterations: int = 10
+    warmup_seconds: float = 1.0
+    min_iterations: int = 100
+    min_seconds: float = 10.0
+    threads: Optional[int] = None
+    requests_in_flight: Optional[int] = None
+    seed: int = 0
+    target: Optional[str] = None
+    model_name: Optional[str] = None
+    backend_options: Dict[str, str] = dataclasses.field(default_factory=dict)
+    input_shapes: Dict[str, List[int]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    record: Record
+    path: Path
+    exit_code: int
+    #: one line for stderr when the run is not ok
+    message: Optional[str] = None
+
+
+class Interrupted(Exception):
+    """Names the record's error when a signal stopped the run."""
+
+
+def validate(request: RunRequest) -> None:
+    """Raise UsageError for anything the user can fix before a run starts."""
+    if request.batch_size < 1:
+        raise UsageError("--batch-size {}: must be 1 or more".format(request.batch_size))
+    if request.mode not in MODES:
+        raise UsageError("--mode {}: choose latency or throughput".format(request.mode))
+    if request.precision not in PRECISIONS:
+        raise UsageError("--precision {}: choose from {}".format(request.precision, ", ".join(PRECISIONS)))
+    for name in ("warmup_iterations", "warmup_seconds", "min_seconds"):
+        if getattr(request, name) < 0:
+            raise UsageError("--{} {}: must not be negative".format(name.replace("_", "-"), getattr(request, name)))
+    if request.min_iterations < 1:
+        raise UsageError("--min-iterations {}: must be 1 or more".format(request.min_iterations))
+    for name in ("threads", "requests_in_flight"):
+        value = getattr(request, name)
+        if value is not None and value < 1:
+            option = "--requests" if name == "requests_in_flight" else "--threads"
+            raise UsageError("{} {}: must be 1 or more".format(option, value))
+    if not request.model.exists():
+        raise UsageError("--model {}: no such file".format(request.model))
+    if not request.model.is_file():
+        raise UsageError("--model {}: not a file".format(request.model))
+    problem = output_dir_problem(request.output)
+    if problem:
+        raise UsageError("--output {}: cannot write records there ({})".format(request.output, problem))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _target(request: RunRequest) -> Target:
+    # Images set these so a record names the container it came from.
+    return Target(
+        name=request.target or os.environ.get("VEDLIOT_TARGET") or "local",
+        image=os.environ.get("VEDLIOT_IMAGE") or None,
+        image_digest=os.environ.get("VEDLIOT_IMAGE_DIGEST") or None,
+        power_mode=os.environ.get("VEDLIOT_POWER_MODE") or None,
+    )
+
+
+def _timing(m: Measurement, load_ns: Optional[int], batch_size: int, backend: Backend) -> Timing:
+    return Timing(
+        load_ms=load_ns / 1e6 if load_ns is not None else None,
+        first_inference_ms=m.first_inference_ns / 1e6 if m.first_inference_ns is not None else None,
+        warmup_iterations=m.warmup_iterations,
+        warmup_ns=m.warmup_ns,
+        window_start_ns=m.window_start_ns,
+        # A window that opened but saw no completion closes where it opened.
+        window_end_ns=m.window_end_ns if m.window_end_ns is not None else m.window_start_ns,
+        window_start_unix_ns=m.window_start_unix_ns,
+        iterations=m.iterations,
+        inferences=m.iterations * batch_size,
+        requests_in_flight=m.requests_in_flight,
+        samples_ns=list(m.samples_ns),
+        includes_host_device_copies=backend.includes_host_device_copies,
+        device_synchronized=True,
+    )
+
+
+def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Optional[StopFlag] = None) -> RunOutcome:
+    validate(request)
+    started_at = utc_now()
+    stop = stop or StopFlag()
+    model = ModelInfo(
+        name=request.model_name or request.model.stem,
+        path=str(request.model),
+        sha256=sha256_of(request.model),
+        size_bytes=request.model.stat().st_size,
+        format=_FORMATS.get(request.model.suffix.lower(), "other"),
+    )
+    config = RunConfig(
+        batch_size=request.batch_size,
+        mode=request.mode,
+        warmup_iterations=request.warmup_iterations,
+        warmup_seconds=request.warmup_seconds,
+        min_iterations=request.min_iterations,
+        min_seconds=request.min_seconds,
+        threads=request.threads,
+        requests_in_flight=request.requests_in_flight,
+        seed=request.seed,
+        backend_options=dict(request.backend_options),
+    )
+    record = Record(
+        run_id=new_run_id(),
+        status="ok",
+        started_at=started_at,
+        finished_at=started_at,
+        target=_target(request),
+        host=hostinfo.collect(),
+        software=Software(
+            runner=__version__, backend=BackendId(request.backend, None), packages={"numpy": np.__version__}
+        ),
+        model=model,
+        precision=Precision(requested=request.precision),
+        config=config,
+    )
+
+    def finish(exit_code: int, error: Optional[BaseException] = None, stage: str = "setup") -> RunOutcome:
+        message = None
+        if error is not None:
+            message = str(error)
+            record.error = ErrorInfo(type=type(error).__name__, message=message, stage=stage)
+        record.finished_at = utc_now()
+        record.memory = Memory(peak_rss_bytes=hostinfo.peak_rss_bytes())
+        return RunOutcome(
+            record=record, path=write_record(record, request.output), exit_code=exit_code, message=message
+        )
+
+    try:
+        cls = backend_class(request.backend)
+    except BenchError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        record.status = exc.status
+        return finish(exc.exit_code, exc)
+    backend = cls(request.backend_options, request.threads, request.mode)  # UsageError: bad option, no record
+    with stop_on_signals(stop):
+        return _run_loaded(request, record, backend, finish, progress, stop)
+
+
+def _run_loaded(request, record, backend, finish, progress, stop) -> RunOutcome:
+    record.software.backend = BackendId(backend.name, backend.version())
+    record.software.packages.update(backend.packages())
+    try:
+        load_start = time.monotonic_ns()
+        try:
+            record.model.inputs, record.model.outputs = backend.load(request.model)
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a backend's own load failure
+            raise ModelFileError("{}: {} could not load it: {}".format(request.model, backend.name, exc)) from None
+        load_ns = time.monotonic_ns() - load_start
+        effective, detail = backend.effective_precision()
+        record.precision = Precision(requested=request.precision, effective=effective, detail=detail)
+        record.config.backend_options = backend.resolved_options()
+        record.config.requests_in_flight = (
+            request.requests_in_flight or backend.default_requests_in_flight() if request.mode == "throughput" else 1
+        )
+        feeds = synthetic_inputs(record.model.inputs, request.batch_size, request.seed, request.input_shapes)
+        record.config.input_shapes = {name: list(array.shape) for name, array in feeds.items()}
+    except BenchError as exc:
+        record.status = exc.status
+        backend.close()
+        return finish(exc.exit_code, exc, stage="load")
+
+    settings = LoopSettings(
+        mode=request.mode,
+        batch_size=request.batch_size,
+        warmup_iterations=request.warmup_iterations,
+        warmup_seconds=request.warmup_seconds,
+        min_iterations=request.min_iterations,
+        min_seconds=request.min_seconds,
+        requests_in_flight=record.config.requests_in_flight,
+    )
+    result = measure(backend, feeds, settings, stop, progress)
+    backend.close()
+    record.timing = _timing(result, load_ns, request.batch_size, backend)
+    if result.error is not None:
+        record.status = "failed"
+        error = result.error
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        outcome = finish(RuntimeFailure.exit_code, error, stage=result.stopped_in or "timed")
+        outcome.message = "{} failed during {}: {}".format(backend.name, result.stopped_in, first_line)
+        return outcome
+    if result.interrupted:
+        record.status = "interrupted"
+        reason = "stopped by {} during {} after {} timed iterations".format(
+            stop.reason or "a signal", result.stopped_in, result.iterations
+        )
+        return finish(EXIT_INTERRUPTED, Interrupted(reason), stage=result.stopped_in or "timed")
+    return finish(EXIT_OK)

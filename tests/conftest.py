@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vedliot_aggregator.schema import problems
+from vedliot_runner.cli import main as runner_main
+
+import models
+
+REPO = Path(__file__).resolve().parents[1]
+# Fast loop settings: the tests check behaviour, not speed.
+QUICK = ["--warmup-iterations", "2", "--warmup-seconds", "0", "--min-iterations", "5", "--min-seconds", "0"]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    tiny = models.tiny(root / "tiny.onnx")
+    models.static_batch(root / "static1.onnx")
+    models.fp16(root / "fp16.onnx")
+    models.qdq_int8(tiny, root / "tiny_int8.onnx")
+    models.fails_at_run(root / "fails.onnx")
+    models.two_symbolic(root / "seq.onnx")
+    (root / "not_onnx.onnx").write_text("this is a text file, not a protobuf\n")
+    data = tiny.read_bytes()
+    (root / "truncated.onnx").write_bytes(data[: len(data) // 2])
+    return root
+
+
+def assert_valid_records(directory: Path) -> list[dict]:
+    """Every record in `directory` must satisfy the contract; returns them."""
+    records = []
+    for path in sorted(directory.glob("*.json")):
+        record = json.loads(path.read_text())
+        found = problems(record)
+        assert not found, f"{path} breaks the schema: {found}"
+        assert path.stem == record["run_id"]
+        records.append(record)
+    leftovers = [p.name for p in directory.iterdir() if p.name.startswith(".")]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+    return records
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+    records: list[dict]
+
+
+@pytest.fixture
+def run_inproc(tmp_path, capsys):
+    """Run `vedliot-runner ARGS` in this process; records land in tmp_path/out and are schema-checked."""
+    out_dir = tmp_path / "out"
+
+    def call(*args: str, output: Path | None = None) -> CliResult:
+        target = output or out_dir
+        code = runner_main([*args, "--output", str(target)] if args and args[0] == "run" else list(args))
+        captured = capsys.readouterr()
+        records = assert_valid_records(target) if target.is_dir() else []
+        return CliResult(code, captured.out, captured.err, records)
+
+    return call
+
+
+@pytest.fixture
+def run_subprocess(tmp_path):
+    """Run the real console script in a child process (exit codes, stderr, signals)."""
+    out_dir = tmp_path / "out"
+
+    def call(*args: str, output: Path | None = None, timeout: float = 120) -> CliResult:
+        target = output or out_dir
+        argv = [*args, "--output", str(target)] if args and args[0] == "run" else list(args)
+        proc = subprocess.run(
+            [sys.executable, "-m", "vedliot_runner", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        records = assert_valid_records(target) if target.is_dir() else []
+        return CliResult(proc.returncode, proc.stdout, proc.stderr, records)
+
+    return call

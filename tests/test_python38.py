@@ -1,0 +1,81 @@
+"""The runner must work on Python 3.8 (JetPack 5) with numpy only: run it there for real."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, assert_valid_records
+
+
+def _python38() -> str | None:
+    candidates = [os.environ.get("VEDLIOT_PYTHON38"), shutil.which("python3.8")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python3.8")))
+    for candidate in filter(None, candidates):
+        try:
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=30
+            )
+        except OSError:
+            continue
+        if out.returncode == 0 and out.stdout.strip() == "(3, 8)":
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def py38() -> Path:
+    interpreter = _python38()
+    if interpreter is None:
+        pytest.skip("no Python 3.8 interpreter here (set VEDLIOT_PYTHON38)")
+    venv = REPO / ".cache" / "py38-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+        # The loosest numpy the runner allows on 3.8: what a JetPack 5 board would have.
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "numpy<1.25"], check=True, timeout=600)
+    return python
+
+
+def _run(python: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "runner" / "src")}
+    return subprocess.run(
+        [str(python), "-m", "vedliot_runner", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_runner_compiles_and_reports_on_python38(py38):
+    compiled = subprocess.run(
+        [str(py38), "-m", "compileall", "-q", str(REPO / "runner" / "src")], capture_output=True, text=True
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    info = _run(py38, "info", "--json")
+    assert info.returncode == 0, info.stderr
+    data = json.loads(info.stdout)
+    assert data["host"]["python"].startswith("3.8.")
+    (ort,) = [b for b in data["backends"] if b["backend"] == "onnxruntime"]
+    assert "pip install 'vedliot-runner[onnxruntime]'" in ort["problem"]
+
+
+def test_record_written_on_python38_is_valid(py38, model_dir, tmp_path):
+    result = _run(
+        py38,
+        "run",
+        "--model",
+        str(model_dir / "tiny.onnx"),
+        "--backend",
+        "onnxruntime",
+        "--output",
+        str(tmp_path),
+        "--quiet",
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    (record,) = assert_valid_records(tmp_path)
+    assert record["status"] == "unsupported" and record["host"]["python"].startswith("3.8.")

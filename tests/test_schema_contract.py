@@ -1,0 +1,116 @@
+"""schema/result.schema.json is the contract: the runner's records satisfy it, and it refuses
+records that break it."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import filecmp
+import json
+
+import pytest
+
+from vedliot_aggregator.schema import problems, result_schema
+from vedliot_runner import record as record_module
+
+from conftest import QUICK, REPO
+
+
+@pytest.fixture(scope="module")
+def good_record(model_dir, tmp_path_factory):
+    from vedliot_runner.cli import main
+
+    out = tmp_path_factory.mktemp("contract")
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                str(model_dir / "tiny.onnx"),
+                "--backend",
+                "onnxruntime",
+                *QUICK,
+                "--output",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    (path,) = out.glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_packaged_schema_is_the_contract_file():
+    from importlib import resources
+
+    packaged = resources.files("vedliot_aggregator").joinpath("result.schema.json")
+    assert filecmp.cmp(str(packaged), REPO / "schema" / "result.schema.json", shallow=False)
+
+
+def test_runner_record_is_valid(good_record):
+    assert problems(good_record) == []
+    assert good_record["status"] == "ok" and good_record["error"] is None
+
+
+@pytest.mark.parametrize("field", ["run_id", "status", "timing", "model", "host", "precision"])
+def test_missing_required_field_is_rejected(good_record, field):
+    broken = copy.deepcopy(good_record)
+    del broken[field]
+    assert any(field in p for p in problems(broken))
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("config", "batch_size"), "8"),
+        (("config", "batch_size"), 0),
+        (("timing", "samples_ns"), [1.5, 2.0]),
+        (("status",), "done"),
+        (("run_id",), "not-a-uuid"),
+        (("model", "sha256"), "abc"),
+        (("precision", "effective"), "float"),
+        (("started_at",), "yesterday"),
+    ],
+)
+def test_wrong_type_or_value_is_rejected(good_record, path, value):
+    broken = copy.deepcopy(good_record)
+    target = broken
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert problems(broken), f"{path}={value!r} should be refused"
+
+
+def test_ok_record_must_not_carry_an_error_and_failed_must(good_record):
+    ok_with_error = copy.deepcopy(good_record)
+    ok_with_error["error"] = {"type": "X", "message": "y", "stage": "timed"}
+    assert problems(ok_with_error)
+    failed_without = copy.deepcopy(good_record)
+    failed_without["status"] = "failed"
+    assert problems(failed_without)
+
+
+def test_unknown_top_level_field_is_rejected(good_record):
+    extra = dict(good_record, gops=12.3)
+    assert problems(extra), "derived metrics belong to the aggregator, not the record"
+
+
+def test_dataclasses_and_schema_name_the_same_fields():
+    schema = result_schema()
+    pairs = [
+        (record_module.Record, schema),
+        (record_module.HostInfo, schema["properties"]["host"]),
+        (record_module.ModelInfo, schema["properties"]["model"]),
+        (record_module.RunConfig, schema["properties"]["config"]),
+        (record_module.Timing, schema["$defs"]["timing"]),
+        (record_module.Precision, schema["properties"]["precision"]),
+        (record_module.Target, schema["properties"]["target"]),
+        (record_module.Software, schema["properties"]["software"]),
+    ]
+    for cls, part in pairs:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        declared = set(part["properties"])
+        # The schema may describe fields only published/imported records use (timing.summary).
+        assert fields <= declared, f"{cls.__name__} writes fields the schema lacks: {fields - declared}"
+        assert set(part.get("required", [])) <= fields, f"{cls.__name__} cannot fill {set(part['required']) - fields}"
