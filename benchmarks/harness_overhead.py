@@ -22,10 +22,10 @@ from vedliot_runner.backends.onnxruntime import OnnxRuntimeBackend
 from vedliot_runner.hostinfo import collect
 from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.measure import LoopSettings, StopFlag, measure
-from vedliot_runner.zoo import resnet50, tinycnn
+from vedliot_runner.zoo import build_onnx, resnet50, tinycnn
 
-# (name, builder, iterations per block): blocks of roughly a second or more each.
-MODELS = (("tinycnn (sub-ms)", tinycnn.build, 10000), ("resnet50", resnet50.build, 30))
+# (name, model definition, iterations per block): blocks of roughly a second or more each.
+MODELS = (("tinycnn (sub-ms)", tinycnn, 10000), ("resnet50", resnet50, 30))
 
 
 def bare_loop(session, feeds, iterations: int) -> tuple[list[int], int]:
@@ -97,9 +97,9 @@ def main() -> int:
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        for name, builder, iterations in MODELS:
+        for name, module, iterations in MODELS:
             path = Path(tmp) / "model.onnx"
-            onnx.save(builder(seed=0), str(path))
+            onnx.save(build_onnx(module, seed=0), str(path))
             if not args.json:
                 print(f"{name}: {args.rounds} rounds x {int(iterations * args.scale)} iterations ...", file=sys.stderr)
             results["models"][name] = bench_model(path, max(1, int(iterations * args.scale)), args.rounds)

@@ -8,12 +8,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from vedliot_runner.zoo import tinycnn
+from vedliot_runner.zoo import build_onnx, tinycnn
 
 
 def tiny(path: Path) -> Path:
     """tinycnn: dynamic batch, float32, 3x32x32 -> 10 logits."""
-    onnx.save(tinycnn.build(seed=1), str(path))
+    onnx.save(build_onnx(tinycnn, seed=1), str(path))
     return path
 
 

@@ -50,7 +50,7 @@ def test_unknown_backend(run_subprocess, model_dir):
 
 def test_backend_not_installed_names_the_extra(run_inproc, model_dir, monkeypatch):
     entry = backends.BackendEntry(
-        "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "hailo", ("hailo_platform_not_here",)
+        "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "hailo", "hef", ("hailo_platform_not_here",)
     )
     monkeypatch.setitem(backends.REGISTRY, "hailo", entry)
     result = run_inproc("run", "--model", str(model_dir / "tiny.onnx"), "--backend", "hailo", "--quiet", *QUICK)

@@ -12,7 +12,15 @@ from typing import Dict, List, Optional
 
 from vedliot_runner import SCHEMA_ID, __version__, hostinfo
 from vedliot_runner.backends import REGISTRY
-from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, BenchError
+from vedliot_runner.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    BackendNotInstalled,
+    BenchError,
+    UsageError,
+)
 from vedliot_runner.run import MODES, PRECISIONS, RunOutcome, RunRequest, execute
 from vedliot_runner.stats import summarize
 
@@ -47,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="benchmark one model with one backend and write one record")
-    run.add_argument("--model", required=True, type=Path, help="model file (.onnx for onnxruntime)")
+    run.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        help="model file (.onnx for onnxruntime), or zoo:NAME for a built zoo model",
+    )
+    run.add_argument("--zoo", type=Path, help="built zoo directory for zoo:NAME (default $VEDLIOT_ZOO, else build/zoo)")
     run.add_argument("--backend", required=True, help="one of: " + ", ".join(sorted(REGISTRY)))
     run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="precision requested (default fp32)")
     run.add_argument("--batch-size", type=int, default=1, help="inferences per call (default 1)")
@@ -63,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", help="target name in the record (default $VEDLIOT_TARGET or 'local')")
     run.add_argument("--model-name", help="model name in the record (default: file name without extension)")
     run.add_argument(
+        "--ops-per-inference",
+        type=float,
+        help="operations (2 x MACs) of one inference, if the zoo manifest or the ONNX counter should not decide",
+    )
+    run.add_argument(
         "--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="repeatable"
     )
     run.add_argument(
@@ -77,6 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="list the backends importable here and the host facts")
     info.add_argument("--json", action="store_true", help="print JSON")
+
+    ops = sub.add_parser("ops", help="count the operations of one inference of an ONNX model")
+    ops.add_argument("model", type=Path, help="an .onnx file")
+    ops.add_argument("--json", action="store_true", help="print JSON")
+    ops.add_argument("--nodes", action="store_true", help="also list MACs per node")
+
+    zoo = sub.add_parser("zoo", help="the built-in model zoo (needs the 'zoo' extra)")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", parser_class=_Parser)
+    zoo_build = zoo_sub.add_parser("build", help="build zoo models offline (cached) and write DIR/zoo.json")
+    zoo_build.add_argument("--output", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_build.add_argument(
+        "--models", default="resnet50,mobilenetv3_small,yolov4,mobilenetv2", help="comma-separated (default: all four)"
+    )
+    zoo_build.add_argument("--precisions", default="fp32,fp16,int8", help="comma-separated (default fp32,fp16,int8)")
+    zoo_build.add_argument("--formats", default="onnx,tflite", help="comma-separated (default onnx,tflite)")
+    zoo_build.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    zoo_build.add_argument(
+        "--calibration",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="MODEL=FILE.npy",
+        help="int8 calibration inputs: preprocessed float32 NCHW array (default: synthetic); repeatable",
+    )
+    zoo_build.add_argument("--quiet", action="store_true", help="no progress lines")
+    zoo_list = zoo_sub.add_parser("list", help="show what a built zoo holds")
+    zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_list.add_argument("--json", action="store_true", help="print the manifest")
     return parser
 
 
@@ -165,6 +212,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         model_name=args.model_name,
         backend_options=dict(args.backend_option),
         input_shapes=dict(args.input_shape),
+        zoo=args.zoo,
+        ops_per_inference=args.ops_per_inference,
     )
     progress = _ProgressLine(enabled=not (args.quiet or args.json))
     try:
@@ -229,6 +278,74 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from vedliot_runner import ops
+
+    counted = ops.count(args.model)
+    if args.json:
+        data = counted.to_dict()
+        if args.nodes:
+            data["nodes"] = [dataclasses.asdict(n) for n in counted.nodes]
+        print(json.dumps(data, indent=1))
+        return EXIT_OK
+    batch = " (counted at its static batch {}, divided by it)".format(counted.batch) if counted.batch > 1 else ""
+    print("{}: {:,} MACs = {:.4f} GOps per inference{}".format(args.model, counted.macs, counted.gops, batch))
+    for op_type, macs in counted.by_op_type.items():
+        print("  {:<14} {:>16,} MACs  {:>9.4f} GOps".format(op_type, macs, 2 * macs / 1e9))
+    if counted.not_counted:
+        listed = ", ".join("{} x{}".format(k, v) for k, v in counted.not_counted.items())
+        print("not counted (element-wise and other ops): " + listed)
+    if counted.unresolved:
+        print("NOT COUNTED, shapes unknown: " + ", ".join(counted.unresolved))
+    if args.nodes:
+        for node in counted.nodes:
+            print("  {:<40} {:<14} {:>14,}".format(node.name, node.op_type, node.macs))
+    return EXIT_OK
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    if args.zoo_command == "list":
+        from vedliot_runner.zoo import manifest
+
+        data = manifest.load(args.zoo)
+        if args.json:
+            print(json.dumps(data, indent=1))
+            return EXIT_OK
+        for name, entry in sorted(data["models"].items()):
+            ops = entry["ops_per_inference"]
+            print("{} ({}, {:.4g} GOps, {})".format(name, entry["task"], ops["value"] / 1e9, ops["source"]))
+            for item in entry["files"]:
+                print(
+                    "  {:<7} {:<5} {:>8.1f} MB  {}".format(
+                        item["format"], item["precision"], item["size_bytes"] / 1e6, args.zoo / item["path"]
+                    )
+                )
+        return EXIT_OK
+    if args.zoo_command != "build":
+        raise UsageError("zoo: choose a command: build or list (see vedliot-runner zoo --help)")
+    try:
+        from vedliot_runner.zoo import build as zoo_build
+    except ImportError as exc:
+        raise BackendNotInstalled(
+            "zoo build needs the 'zoo' extra ({}); pip install 'vedliot-runner[zoo]'".format(exc)
+        ) from None
+    calibration = {name: Path(path) for name, path in args.calibration}
+    for name, path in calibration.items():
+        if not path.is_file():
+            raise UsageError("--calibration {}={}: no such file".format(name, path))
+    zoo_build.build(
+        args.output,
+        models=zoo_build.parse_list(args.models),
+        precisions=zoo_build.parse_list(args.precisions),
+        formats=zoo_build.parse_list(args.formats),
+        seed=args.seed,
+        calibration=calibration,
+        log=(lambda line: None) if args.quiet else zoo_build._stderr,
+    )
+    print(args.output / "zoo.json")
+    return EXIT_OK
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -236,7 +353,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return {"run": _cmd_run, "info": _cmd_info}[args.command](args)
+        return {"run": _cmd_run, "info": _cmd_info, "ops": _cmd_ops, "zoo": _cmd_zoo}[args.command](args)
     except BenchError as exc:
         print("vedliot-runner: error: {}".format(exc), file=sys.stderr)
         return exc.exit_code

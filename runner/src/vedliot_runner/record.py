@@ -91,6 +91,7 @@ class TensorInfo:
 class OpsPerInference:
     value: float
     source: str
+    note: Optional[str] = None
 
 
 @dataclasses.dataclass

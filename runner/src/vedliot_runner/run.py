@@ -34,6 +34,7 @@ from vedliot_runner.record import (
     ErrorInfo,
     Memory,
     ModelInfo,
+    OpsPerInference,
     Precision,
     Record,
     RunConfig,
@@ -53,6 +54,7 @@ _FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino-ir", ".engin
 
 @dataclasses.dataclass
 class RunRequest:
+    #: a file path, or "zoo:NAME" for a model of the built zoo in `zoo`
     model: Path
     backend: str
     output: Path
@@ -70,6 +72,27 @@ class RunRequest:
     model_name: Optional[str] = None
     backend_options: Dict[str, str] = dataclasses.field(default_factory=dict)
     input_shapes: Dict[str, List[int]] = dataclasses.field(default_factory=dict)
+    #: directory of a built zoo (zoo.json); default $VEDLIOT_ZOO, else build/zoo
+    zoo: Optional[Path] = None
+    #: operations per inference given by the user (overrides the manifest and the counter)
+    ops_per_inference: Optional[float] = None
+
+    @property
+    def zoo_name(self) -> Optional[str]:
+        text = str(self.model)
+        return text[4:] if text.startswith("zoo:") else None
+
+    def zoo_dir(self) -> Path:
+        return self.zoo or Path(os.environ.get("VEDLIOT_ZOO") or "build/zoo")
+
+
+@dataclasses.dataclass
+class ZooModel:
+    """A zoo model resolved to one file, with what the manifest says about it."""
+
+    path: Path
+    entry: Dict
+    file: Dict
 
 
 @dataclasses.dataclass
@@ -103,10 +126,13 @@ def validate(request: RunRequest) -> None:
         if value is not None and value < 1:
             option = "--requests" if name == "requests_in_flight" else "--threads"
             raise UsageError("{} {}: must be 1 or more".format(option, value))
-    if not request.model.exists():
-        raise UsageError("--model {}: no such file".format(request.model))
-    if not request.model.is_file():
-        raise UsageError("--model {}: not a file".format(request.model))
+    if request.ops_per_inference is not None and request.ops_per_inference <= 0:
+        raise UsageError("--ops-per-inference {}: must be positive".format(request.ops_per_inference))
+    if request.zoo_name is None:
+        if not request.model.exists():
+            raise UsageError("--model {}: no such file".format(request.model))
+        if not request.model.is_file():
+            raise UsageError("--model {}: not a file".format(request.model))
     problem = output_dir_problem(request.output)
     if problem:
         raise UsageError("--output {}: cannot write records there ({})".format(request.output, problem))
@@ -149,16 +175,61 @@ def _timing(m: Measurement, load_ns: Optional[int], batch_size: int, backend: Ba
     )
 
 
+def resolve_zoo(request: RunRequest) -> Optional[ZooModel]:
+    """The zoo file a "zoo:NAME" model means for this backend and precision (UsageError if absent)."""
+    if request.zoo_name is None:
+        return None
+    from vedliot_runner.backends import REGISTRY
+    from vedliot_runner.zoo import manifest
+
+    entry = REGISTRY.get(request.backend)
+    if entry is None:
+        backend_class(request.backend)  # raises the usual "unknown backend" error
+    path, model_entry, file_entry = manifest.resolve(
+        request.zoo_dir(), request.zoo_name, entry.format, request.precision
+    )
+    return ZooModel(path, model_entry, file_entry)
+
+
+def _ops(request: RunRequest, path: Path, zoo: Optional[ZooModel]) -> Optional[OpsPerInference]:
+    if request.ops_per_inference is not None:
+        return OpsPerInference(request.ops_per_inference, "given")
+    if zoo is not None:
+        ops = zoo.entry.get("ops_per_inference")
+        if ops:
+            note = "zoo manifest, {}: {}".format(ops["source"], ops.get("note") or "")
+            return OpsPerInference(float(ops["value"]), "manifest", note.rstrip(": "))
+        return None
+    if path.suffix.lower() != ".onnx":
+        return None
+    try:
+        from vedliot_runner import ops as ops_counter
+
+        counted = ops_counter.count(path)
+    except Exception:  # noqa: BLE001 - no count is better than no run; the backend reports bad files
+        return None
+    if counted.macs <= 0:
+        return None
+    note = "{} MACs".format(counted.macs)
+    if counted.unresolved:
+        note += "; {} nodes with unknown shapes not counted".format(len(counted.unresolved))
+    return OpsPerInference(float(2 * counted.macs), "counted", note)
+
+
 def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Optional[StopFlag] = None) -> RunOutcome:
     validate(request)
+    zoo = resolve_zoo(request)
+    path = zoo.path if zoo is not None else request.model
     started_at = utc_now()
     stop = stop or StopFlag()
     model = ModelInfo(
-        name=request.model_name or request.model.stem,
-        path=str(request.model),
-        sha256=sha256_of(request.model),
-        size_bytes=request.model.stat().st_size,
-        format=_FORMATS.get(request.model.suffix.lower(), "other"),
+        name=request.model_name or request.zoo_name or request.model.stem,
+        path=str(path),
+        sha256=sha256_of(path),
+        size_bytes=path.stat().st_size,
+        format=_FORMATS.get(path.suffix.lower(), "other"),
+        task=zoo.entry.get("task") if zoo is not None else None,
+        ops_per_inference=_ops(request, path, zoo),
     )
     config = RunConfig(
         batch_size=request.batch_size,
@@ -207,20 +278,23 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
         return finish(exc.exit_code, exc)
     backend = cls(request.backend_options, request.threads, request.mode)  # UsageError: bad option, no record
     with stop_on_signals(stop):
-        return _run_loaded(request, record, backend, finish, progress, stop)
+        return _run_loaded(request, path, zoo, record, backend, finish, progress, stop)
 
 
-def _run_loaded(request, record, backend, finish, progress, stop) -> RunOutcome:
+def _run_loaded(request, path, zoo, record, backend, finish, progress, stop) -> RunOutcome:
     record.software.backend = BackendId(backend.name, backend.version())
     record.software.packages.update(backend.packages())
     try:
         load_start = time.monotonic_ns()
         try:
-            record.model.inputs, record.model.outputs = backend.load(request.model)
+            record.model.inputs, record.model.outputs = backend.load(path)
         except BenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - a backend's own load failure
-            raise ModelFileError("{}: {} could not load it: {}".format(request.model, backend.name, exc)) from None
+            raise ModelFileError("{}: {} could not load it: {}".format(path, backend.name, exc)) from None
+        if zoo is not None:
+            for tensor in record.model.inputs:
+                tensor.layout = zoo.file.get("layout")
         load_ns = time.monotonic_ns() - load_start
         effective, detail = backend.effective_precision()
         record.precision = Precision(requested=request.precision, effective=effective, detail=detail)

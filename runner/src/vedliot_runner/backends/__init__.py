@@ -13,13 +13,15 @@ class BackendEntry(NamedTuple):
     module: str
     cls: str
     extra: str
+    #: model file format the backend runs (picks the file of a zoo model)
+    format: str
     #: top-level packages whose absence means "not installed" rather than a bug
     requires: tuple
 
 
 REGISTRY: Dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry(
-        "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime", ("onnxruntime", "onnx")
+        "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime", "onnx", ("onnxruntime", "onnx")
     ),
 }
 

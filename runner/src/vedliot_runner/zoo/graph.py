@@ -1,24 +1,30 @@
-"""A small ONNX graph builder: layers as methods, numpy weights from a seeded generator.
+"""The ONNX builder: each layer method appends nodes; tensors are referred to by name (NCHW).
 
-Convolutions carry a bias (batch norm folded in, as deployed models are). Weights use He
-initialisation so activations keep a sane range through deep stacks, which reduced-precision
-variants need to stay comparable with fp32.
+Model definitions (resnet50.py, ...) are written once against the layer methods shared with
+tfgraph.TFBuilder (input, conv, activations, add, mul, concat, maxpool, global_avgpool, flatten,
+dense, upsample2x, output), so the ONNX and TFLite files come from one definition and one
+WeightSource.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from vedliot_runner.zoo.weights import WeightSource
+
+OPSET = 17
+
 
 class GraphBuilder:
-    def __init__(self, name: str, seed: int = 0, opset: int = 17) -> None:
+    def __init__(self, name: str, weights: WeightSource) -> None:
         self.name = name
-        self.opset = opset
-        self.rng = np.random.default_rng(seed)
+        self.weights = weights
         self.nodes: List = []
         self.initializers: List = []
+        self.inputs: List = []
+        self.outputs: Dict[str, str] = {}
         self._count = 0
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -40,16 +46,29 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
         return out
 
+    # -- graph ends -------------------------------------------------------------------------
+    def input(self, name: str, channels: int, size: int) -> str:
+        self.inputs.append((name, ["batch", channels, size, size]))
+        return name
+
+    def output(self, name: str, x: str) -> str:
+        """Name a tensor as a model output (renames the producing node's output)."""
+        for node in self.nodes:
+            for index, out in enumerate(node.output):
+                if out == x:
+                    node.output[index] = name
+            for index, inp in enumerate(node.input):
+                if inp == x:
+                    node.input[index] = name
+        self.outputs[name] = name
+        return name
+
     # -- layers -----------------------------------------------------------------------------
-    def conv(
-        self, x: str, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True
-    ) -> str:
-        fan_in = (cin // groups) * kernel * kernel
-        weight = self.rng.standard_normal((cout, cin // groups, kernel, kernel)).astype(np.float32)
-        weight *= np.float32(np.sqrt(2.0 / fan_in))
+    def conv(self, x: str, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, gain: float = 1.0):
+        weight, bias = self.weights.conv(cin, cout, kernel, groups, gain)
         inputs = [x, self.constant(weight, "w")]
-        if bias:
-            inputs.append(self.constant((0.01 * self.rng.standard_normal(cout)).astype(np.float32), "b"))
+        if bias is not None:
+            inputs.append(self.constant(bias, "b"))
         pad = kernel // 2
         return self.op(
             "Conv",
@@ -61,14 +80,43 @@ class GraphBuilder:
             group=groups,
         )
 
+    def dense(self, x: str, cin: int, cout: int) -> str:
+        weight, bias = self.weights.dense(cin, cout)
+        return self.op("Gemm", [x, self.constant(weight, "fc_w"), self.constant(bias, "fc_b")], transB=1)
+
     def relu(self, x: str) -> str:
         return self.op("Relu", [x])
+
+    def relu6(self, x: str) -> str:
+        low = self.constant(np.array(0.0, dtype=np.float32), "clip_min")
+        high = self.constant(np.array(6.0, dtype=np.float32), "clip_max")
+        return self.op("Clip", [x, low, high])
+
+    def hardswish(self, x: str) -> str:
+        return self.op("HardSwish", [x])
+
+    def hardsigmoid(self, x: str) -> str:
+        # relu6(x + 3) / 6 as in PyTorch and Keras (ONNX's default alpha is 0.2, not 1/6).
+        return self.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+
+    def mish(self, x: str) -> str:
+        # x * tanh(softplus(x)): what exporters emit below opset 18, and what every backend runs.
+        return self.op("Mul", [x, self.op("Tanh", [self.op("Softplus", [x])])])
+
+    def leaky_relu(self, x: str, alpha: float = 0.1) -> str:
+        return self.op("LeakyRelu", [x], alpha=alpha)
 
     def add(self, a: str, b: str) -> str:
         return self.op("Add", [a, b])
 
-    def maxpool(self, x: str, kernel: int, stride: int, pad: Optional[int] = None) -> str:
-        p = kernel // 2 if pad is None else pad
+    def mul(self, a: str, b: str) -> str:
+        return self.op("Mul", [a, b])
+
+    def concat(self, tensors: Sequence[str]) -> str:
+        return self.op("Concat", list(tensors), axis=1)
+
+    def maxpool(self, x: str, kernel: int, stride: int) -> str:
+        p = kernel // 2
         return self.op("MaxPool", [x], kernel_shape=[kernel, kernel], strides=[stride, stride], pads=[p, p, p, p])
 
     def global_avgpool(self, x: str) -> str:
@@ -77,35 +125,33 @@ class GraphBuilder:
     def flatten(self, x: str) -> str:
         return self.op("Flatten", [x], axis=1)
 
-    def gemm(self, x: str, cin: int, cout: int) -> str:
-        weight = (self.rng.standard_normal((cout, cin)) * np.sqrt(1.0 / cin)).astype(np.float32)
-        bias = np.zeros(cout, dtype=np.float32)
-        return self.op("Gemm", [x, self.constant(weight, "fc_w"), self.constant(bias, "fc_b")], transB=1)
+    def upsample2x(self, x: str) -> str:
+        scales = self.constant(np.array([1.0, 1.0, 2.0, 2.0], dtype=np.float32), "scales")
+        return self.op("Resize", [x, "", scales], mode="nearest")
+
+    def activation(self, x: str, kind: str) -> str:
+        return {
+            "relu": self.relu,
+            "relu6": self.relu6,
+            "hswish": self.hardswish,
+            "mish": self.mish,
+            "leaky": self.leaky_relu,
+        }[kind](x)
 
     # -- model ------------------------------------------------------------------------------
-    def model(self, inputs: Sequence, outputs: Sequence[str], output_shapes: Sequence[Sequence]):
-        """`inputs`: (name, shape) pairs with a symbolic "batch" first dimension; float32 tensors."""
+    def model(self, output_shapes: Dict[str, Sequence]):
+        """The checked onnx.ModelProto; `output_shapes` gives each output's declared shape."""
         from onnx import TensorProto, checker, helper
 
         graph = helper.make_graph(
             self.nodes,
             self.name,
-            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs],
-            [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(s)) for o, s in zip(outputs, output_shapes)],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in self.inputs],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(output_shapes[n])) for n in self.outputs],
             initializer=self.initializers,
         )
         model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid("", self.opset)],
-            producer_name="vedliot-bench",
-            ir_version=8,
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vedliot-bench", ir_version=8
         )
         checker.check_model(model)
         return model
-
-    def rename_output(self, current: str, name: str) -> str:
-        """Give the last node's output a stable public name (e.g. 'logits')."""
-        node = self.nodes[-1]
-        assert node.output[0] == current
-        node.output[0] = name
-        return name

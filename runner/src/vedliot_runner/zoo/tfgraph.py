@@ -1,0 +1,104 @@
+"""The TensorFlow builder: the same layer methods as graph.GraphBuilder, on NHWC tf tensors, for
+the TFLite variants. Used inside a tf.function trace; weights come from the same WeightSource in
+the same order, so a model's TFLite file holds the weights of its ONNX file."""
+
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+from vedliot_runner.zoo.weights import WeightSource
+
+
+class TFBuilder:
+    def __init__(self, name: str, weights: WeightSource, image) -> None:
+        import tensorflow as tf
+
+        self.tf = tf
+        self.name = name
+        self.weights = weights
+        self.image = image
+        self.outputs: Dict[str, object] = {}
+
+    def input(self, name: str, channels: int, size: int):
+        return self.image
+
+    def output(self, name: str, x):
+        self.outputs[name] = self.tf.identity(x, name=name)
+        return x
+
+    def _pad(self, x, p: int):
+        return self.tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) if p else x
+
+    def conv(self, x, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, gain: float = 1.0):
+        tf = self.tf
+        weight, bias = self.weights.conv(cin, cout, kernel, groups, gain)
+        # ONNX pads k//2 on every side; TF's SAME matches that only at stride 1, so strided
+        # convolutions pad explicitly to keep both files computing the same function.
+        padding = "SAME" if stride == 1 else "VALID"
+        if stride != 1:
+            x = self._pad(x, kernel // 2)
+        if groups == 1:
+            y = tf.nn.conv2d(x, tf.constant(weight.transpose(2, 3, 1, 0)), strides=stride, padding=padding)
+        elif groups == cin == cout:
+            kernel_hwc1 = weight[:, 0].transpose(1, 2, 0)[..., None]
+            y = tf.nn.depthwise_conv2d(x, tf.constant(kernel_hwc1), strides=[1, stride, stride, 1], padding=padding)
+        else:
+            raise ValueError("grouped convolution other than depthwise is not built for TFLite")
+        return tf.nn.bias_add(y, tf.constant(bias)) if bias is not None else y
+
+    def dense(self, x, cin: int, cout: int):
+        weight, bias = self.weights.dense(cin, cout)
+        return self.tf.matmul(x, self.tf.constant(weight.T)) + self.tf.constant(bias)
+
+    def relu(self, x):
+        return self.tf.nn.relu(x)
+
+    def relu6(self, x):
+        return self.tf.nn.relu6(x)
+
+    def hardswish(self, x):
+        return x * self.tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+    def hardsigmoid(self, x):
+        return self.tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+    def mish(self, x):
+        return x * self.tf.math.tanh(self.tf.math.softplus(x))
+
+    def leaky_relu(self, x, alpha: float = 0.1):
+        return self.tf.nn.leaky_relu(x, alpha=alpha)
+
+    def add(self, a, b):
+        return a + b
+
+    def mul(self, a, b):
+        return a * b
+
+    def concat(self, tensors: Sequence):
+        return self.tf.concat(list(tensors), axis=-1)
+
+    def maxpool(self, x, kernel: int, stride: int):
+        if stride == 1:
+            return self.tf.nn.max_pool2d(x, kernel, 1, "SAME")
+        # Zero padding equals ONNX's ignored padding only for non-negative inputs: the zoo's one
+        # strided max pool (ResNet50's stem) follows a ReLU.
+        return self.tf.nn.max_pool2d(self._pad(x, kernel // 2), kernel, stride, "VALID")
+
+    def global_avgpool(self, x):
+        return self.tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+
+    def flatten(self, x):
+        return self.tf.reshape(x, [-1, x.shape[-1]])
+
+    def upsample2x(self, x):
+        size = self.tf.shape(x)[1:3] * 2
+        return self.tf.image.resize(x, size, method="nearest")
+
+    def activation(self, x, kind: str):
+        return {
+            "relu": self.relu,
+            "relu6": self.relu6,
+            "hswish": self.hardswish,
+            "mish": self.mish,
+            "leaky": self.leaky_relu,
+        }[kind](x)
