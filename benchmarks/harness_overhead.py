@@ -18,6 +18,7 @@ from pathlib import Path
 
 import onnx
 
+from vedliot_runner.backends.base import BackendSettings
 from vedliot_runner.backends.onnxruntime import OnnxRuntimeBackend
 from vedliot_runner.hostinfo import collect
 from vedliot_runner.inputs import synthetic_inputs
@@ -54,7 +55,7 @@ def runner_loop(backend, feeds, iterations: int) -> tuple[list[int], int]:
 
 
 def bench_model(path: Path, iterations: int, rounds: int) -> dict:
-    backend = OnnxRuntimeBackend({}, None, "latency")
+    backend = OnnxRuntimeBackend(BackendSettings())
     inputs, _ = backend.load(path)
     feeds = synthetic_inputs(inputs, 1, seed=0)
     session = backend._session  # the very session the runner times

@@ -34,6 +34,16 @@ def model_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def zoo_dir() -> Path:
+    """The full zoo, built once into .cache/zoo (zoo build's own cache makes later runs free)."""
+    from vedliot_runner.zoo import build as zoo_build
+
+    directory = REPO / ".cache" / "zoo"
+    zoo_build.build(directory, log=lambda _line: None)
+    return directory
+
+
 def assert_valid_records(directory: Path) -> list[dict]:
     """Every record in `directory` must satisfy the contract; returns them."""
     records = []

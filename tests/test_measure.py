@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from vedliot_runner.backends.base import Backend
+from vedliot_runner.backends.base import Backend, BackendSettings
 from vedliot_runner.backends.onnxruntime import OnnxRuntimeBackend
 from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.measure import LoopSettings, StopFlag, measure
@@ -22,7 +22,7 @@ class CountingBackend(Backend):
     def __init__(
         self, seconds: float = 0.0, fail_at: int | None = None, stop: StopFlag | None = None, stop_at: int | None = None
     ) -> None:
-        super().__init__({}, None, "latency")
+        super().__init__(BackendSettings())
         self.seconds, self.fail_at, self.stop, self.stop_at = seconds, fail_at, stop, stop_at
         self.calls = 0
 
@@ -117,7 +117,7 @@ def test_parallel_requests_overlap():
 
 
 def test_real_onnxruntime_session(model_dir):
-    backend = OnnxRuntimeBackend({}, 1, "latency")
+    backend = OnnxRuntimeBackend(BackendSettings(threads=1))
     inputs, _outputs = backend.load(model_dir / "tiny.onnx")
     feeds = synthetic_inputs(inputs, 2, seed=0)
     m = measure(backend, feeds, settings(warmup_iterations=2, min_iterations=20), StopFlag())

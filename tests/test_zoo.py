@@ -15,7 +15,7 @@ from vedliot_runner.cli import main as runner_main
 from vedliot_runner.zoo import build as zoo_build
 from vedliot_runner.zoo.build import synthetic_images
 
-from conftest import QUICK, REPO
+from conftest import QUICK
 
 TABLE1_GOPS = {"resnet50": 7.78, "mobilenetv3_small": 0.178, "yolov4": 60.4}
 PAPER_MACS = {"mobilenetv3_small": 56e6, "mobilenetv2": 300e6}  # the architectures' own papers
@@ -24,15 +24,6 @@ PAPER_MACS = {"mobilenetv3_small": 56e6, "mobilenetv2": 300e6}  # the architectu
 MIN_TOP1_AGREEMENT = {"fp16": 0.95, "int8": 0.60}
 MIN_CORRELATION = {"fp16": 0.999, "int8": 0.95}
 MAX_YOLO_REL_ERROR = {"fp16": 0.01, "int8": 0.35}
-
-
-@pytest.fixture(scope="session")
-def zoo_dir():
-    """The full zoo, built once into .cache/zoo (zoo build's own cache makes later runs free)."""
-    directory = REPO / ".cache" / "zoo"
-    lines = []
-    zoo_build.build(directory, log=lines.append)
-    return directory
 
 
 def _manifest(directory):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from vedliot_runner import SCHEMA_ID, __version__, hostinfo
-from vedliot_runner.backends import REGISTRY
+from vedliot_runner.backends import REGISTRY, import_requirement
 from vedliot_runner.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -23,6 +22,7 @@ from vedliot_runner.errors import (
 )
 from vedliot_runner.run import MODES, PRECISIONS, RunOutcome, RunRequest, execute
 from vedliot_runner.stats import summarize
+from vedliot_runner.suite import FULL, QUICK, SUITES, run_suite
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="shape for an input with symbolic dimensions besides the batch (repeatable)",
     )
     _add_output_flags(run)
+
+    suite = sub.add_parser("suite", help="run a target's default matrix (models x precisions x batch 1/8)")
+    suite.add_argument("--target", required=True, help="one of: " + ", ".join(sorted(SUITES)))
+    suite.add_argument("--output", type=Path, default=Path("results"), help="directory for the records (results)")
+    suite.add_argument("--zoo", type=Path, help="built zoo (default $VEDLIOT_ZOO, else build/zoo)")
+    suite.add_argument("--models", help="comma-separated zoo models (default resnet50,mobilenetv3_small,yolov4)")
+    suite.add_argument("--precisions", help="comma-separated (default: the target's, e.g. fp32,fp16,int8)")
+    suite.add_argument("--quick", action="store_true", help="batch 1 only and very short windows (demos, smoke tests)")
+    suite.add_argument("--threads", type=int, help="CPU threads for the backend (default: backend's choice)")
+    suite.add_argument("--warmup-iterations", type=int, help="(suite default 5; --quick 1)")
+    suite.add_argument("--warmup-seconds", type=float, help="(suite default 1.0; --quick 0)")
+    suite.add_argument("--min-iterations", type=int, help="(suite default 20; --quick 3)")
+    suite.add_argument("--min-seconds", type=float, help="(suite default 10.0; --quick 0.5)")
+    suite.add_argument(
+        "--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    _add_output_flags(suite)
 
     info = sub.add_parser("info", help="list the backends importable here and the host facts")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -239,15 +256,62 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _cmd_suite(args: argparse.Namespace) -> int:
+    loop = QUICK if args.quick else FULL
+    overrides = {
+        k: getattr(args, k)
+        for k in ("warmup_iterations", "warmup_seconds", "min_iterations", "min_seconds")
+        if getattr(args, k) is not None
+    }
+    loop = dataclasses.replace(loop, **overrides)
+    split = lambda text: [item.strip() for item in text.split(",") if item.strip()] if text else None  # noqa: E731
+    progress = _ProgressLine(enabled=not (args.quiet or args.json))
+    lines: List[str] = []
+
+    def log(line: str) -> None:
+        progress.clear()
+        lines.append(line)
+        if not (args.quiet or args.json):
+            print(line, flush=True)
+
+    code, runs = run_suite(
+        args.target,
+        args.output,
+        zoo=args.zoo,
+        models=split(args.models),
+        precisions=split(args.precisions),
+        quick=args.quick,
+        loop=loop,
+        threads=args.threads,
+        backend_options=dict(args.backend_option),
+        log=log,
+        progress=progress,
+    )
+    progress.clear()
+    records = [str(r.outcome.path) for r in runs if r.outcome is not None]
+    if args.json:
+        print(json.dumps({"target": args.target, "exit_code": code, "runs": lines, "records": records}, indent=1))
+    elif args.quiet:
+        for path in records:
+            print(path)
+    else:
+        statuses = [r.outcome.record.status if r.outcome else "not run" for r in runs]
+        counts = ", ".join("{} {}".format(statuses.count(s), s) for s in sorted(set(statuses)))
+        print("{}: {} records in {} ({})".format(args.target, len(records), args.output, counts))
+    if code not in (EXIT_OK, EXIT_INTERRUPTED) and runs and runs[-1].outcome is None:
+        print("vedliot-runner: error: {}".format(runs[-1].message), file=sys.stderr)
+    return code
+
+
 def _backend_status() -> List[Dict[str, Optional[str]]]:
     rows = []
     for name, entry in sorted(REGISTRY.items()):
         row: Dict[str, Optional[str]] = {"backend": name, "extra": entry.extra, "version": None, "problem": None}
         try:
-            module = importlib.import_module(entry.requires[0])
+            module = import_requirement(entry.requires[0])
             row["version"] = getattr(module, "__version__", "unknown")
             for package in entry.requires[1:]:
-                importlib.import_module(package)
+                import_requirement(package)
         except ImportError as exc:
             row["problem"] = "not installed ({}); pip install 'vedliot-runner[{}]'".format(exc, entry.extra)
         rows.append(row)
@@ -353,7 +417,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return {"run": _cmd_run, "info": _cmd_info, "ops": _cmd_ops, "zoo": _cmd_zoo}[args.command](args)
+        commands = {"run": _cmd_run, "suite": _cmd_suite, "info": _cmd_info, "ops": _cmd_ops, "zoo": _cmd_zoo}
+        return commands[args.command](args)
     except BenchError as exc:
         print("vedliot-runner: error: {}".format(exc), file=sys.stderr)
         return exc.exit_code

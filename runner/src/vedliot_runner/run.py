@@ -17,7 +17,7 @@ import numpy as np
 
 from vedliot_runner import __version__, hostinfo
 from vedliot_runner.backends import backend_class
-from vedliot_runner.backends.base import Backend
+from vedliot_runner.backends.base import Backend, BackendSettings
 from vedliot_runner.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -185,9 +185,14 @@ def resolve_zoo(request: RunRequest) -> Optional[ZooModel]:
     entry = REGISTRY.get(request.backend)
     if entry is None:
         backend_class(request.backend)  # raises the usual "unknown backend" error
-    path, model_entry, file_entry = manifest.resolve(
-        request.zoo_dir(), request.zoo_name, entry.format, request.precision
-    )
+    precision = request.precision
+    if precision in entry.converts:
+        # The backend makes this precision itself (OpenVINO's bf16 hint): its own file if the zoo
+        # has one, else the fp32 file.
+        data = manifest.load(request.zoo_dir())
+        if manifest.find_file(data["models"].get(request.zoo_name, {}), entry.format, precision) is None:
+            precision = "fp32"
+    path, model_entry, file_entry = manifest.resolve(request.zoo_dir(), request.zoo_name, entry.format, precision)
     return ZooModel(path, model_entry, file_entry)
 
 
@@ -276,7 +281,15 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
             raise
         record.status = exc.status
         return finish(exc.exit_code, exc)
-    backend = cls(request.backend_options, request.threads, request.mode)  # UsageError: bad option, no record
+    settings = BackendSettings(
+        options=request.backend_options,
+        threads=request.threads,
+        mode=request.mode,
+        batch_size=request.batch_size,
+        precision=request.precision,
+        input_shapes=request.input_shapes,
+    )
+    backend = cls(settings)  # UsageError: bad option, no record
     with stop_on_signals(stop):
         return _run_loaded(request, path, zoo, record, backend, finish, progress, stop)
 

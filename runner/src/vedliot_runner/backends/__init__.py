@@ -15,15 +15,35 @@ class BackendEntry(NamedTuple):
     extra: str
     #: model file format the backend runs (picks the file of a zoo model)
     format: str
-    #: top-level packages whose absence means "not installed" rather than a bug
+    #: top-level packages whose absence means "not installed" rather than a bug ("a|b": either)
     requires: tuple
+    #: precisions the backend produces itself from an fp32 file (a zoo run falls back to that file)
+    converts: tuple = ()
 
 
 REGISTRY: Dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry(
         "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime", "onnx", ("onnxruntime", "onnx")
     ),
+    "openvino": BackendEntry(
+        "vedliot_runner.backends.openvino", "OpenVinoBackend", "openvino", "onnx", ("openvino",), ("bf16", "fp16")
+    ),
+    "tvm": BackendEntry("vedliot_runner.backends.tvm", "TvmBackend", "tvm", "onnx", ("tvm", "onnx"), ("fp16",)),
+    "litert": BackendEntry(
+        "vedliot_runner.backends.litert", "LiteRtBackend", "litert", "tflite", ("ai_edge_litert|tflite_runtime",)
+    ),
 }
+
+
+def import_requirement(requirement: str):
+    """Import one of the alternatives of a `requires` item; ImportError naming all if none imports."""
+    errors = []
+    for package in requirement.split("|"):
+        try:
+            return importlib.import_module(package)
+        except ImportError as exc:
+            errors.append(str(exc))
+    raise ImportError("; ".join(errors))
 
 
 def backend_class(name: str) -> Type[Backend]:
@@ -35,7 +55,7 @@ def backend_class(name: str) -> Type[Backend]:
         ) from None
     for package in entry.requires:
         try:
-            importlib.import_module(package)
+            import_requirement(package)
         except ImportError as exc:
             raise BackendNotInstalled(
                 "backend '{}' is not installed here ({}); install it with: pip install 'vedliot-runner[{}]'".format(

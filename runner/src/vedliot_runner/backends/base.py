@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,20 @@ Feeds = Dict[str, np.ndarray]
 OnComplete = Callable[[int, int], None]
 
 
+@dataclasses.dataclass
+class BackendSettings:
+    """What a backend is asked to do, beyond the model file."""
+
+    options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    threads: Optional[int] = None
+    mode: str = "latency"
+    batch_size: int = 1
+    #: precision requested: backends with a precision knob (OpenVINO's hint, TVM's fp16) follow it
+    precision: str = "fp32"
+    #: shapes given with --input-shape, for inputs with symbolic dimensions besides the batch
+    input_shapes: Mapping[str, List[int]] = dataclasses.field(default_factory=dict)
+
+
 class Backend:
     """One inference engine. A backend module defines one subclass and registers it by name.
 
@@ -28,8 +43,8 @@ class Backend:
     #: option name -> help; anything else given with --backend-option is refused.
     options: Mapping[str, str] = {}
 
-    def __init__(self, options: Mapping[str, str], threads: Optional[int], mode: str) -> None:
-        unknown = sorted(set(options) - set(self.options))
+    def __init__(self, settings: BackendSettings) -> None:
+        unknown = sorted(set(settings.options) - set(self.options))
         if unknown:
             known = ", ".join(sorted(self.options)) or "none"
             raise UsageError(
@@ -37,9 +52,10 @@ class Backend:
                     ", ".join(unknown), self.name, known
                 )
             )
-        self.raw_options = dict(options)
-        self.threads = threads
-        self.mode = mode
+        self.settings = settings
+        self.raw_options = dict(settings.options)
+        self.threads = settings.threads
+        self.mode = settings.mode
 
     # -- identity -----------------------------------------------------------------------------
     def version(self) -> Optional[str]:

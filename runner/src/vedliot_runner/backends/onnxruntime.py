@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from vedliot_runner import onnx_precision
-from vedliot_runner.backends.base import Backend, Feeds
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
 from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
 from vedliot_runner.record import Scalar, TensorInfo
 
@@ -60,8 +60,8 @@ class OnnxRuntimeBackend(Backend):
         "log_severity_level": "0 verbose .. 4 fatal (default 4: failures reach the user through the record)",
     }
 
-    def __init__(self, options, threads, mode) -> None:
-        super().__init__(options, threads, mode)
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
         import onnxruntime
 
         self._ort = onnxruntime

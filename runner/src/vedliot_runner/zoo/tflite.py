@@ -4,47 +4,19 @@ input and output tensors, as the Edge TPU compiler and the i.MX8M Plus NPU requi
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
 from types import ModuleType
 from typing import Callable, Iterator
 
 import numpy as np
 
+from vedliot_runner.quiet import native_output_captured
 from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
-@contextlib.contextmanager
-def _native_output_captured():
-    """TensorFlow's converter prints from C++ straight to fds 1 and 2; keep it out of the
-    user's terminal, and hand it over only if the conversion fails."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            sink.seek(0)
-            tail = sink.read()[-4000:].decode("utf-8", "replace")
-            sys.stderr.write(tail)
-            raise
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def convert(
@@ -91,5 +63,5 @@ def convert(
         converter.inference_output_type = tf.int8
     elif precision != "fp32":
         raise ValueError("no TFLite recipe for " + precision)
-    with _native_output_captured():
+    with native_output_captured():
         return converter.convert()

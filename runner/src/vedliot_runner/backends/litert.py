@@ -1,0 +1,209 @@
+"""LiteRT backend (`ai-edge-litert`, the successor of tflite-runtime, which boards stuck on
+Python 3.8 still use): .tflite models on the CPU (XNNPACK) or through a delegate such as the Edge
+TPU's libedgetpu.so.1 or the i.MX8M Plus NPU's libvx_delegate.so.
+
+Integer models take and give int8/uint8 tensors: the runner feeds them as they are (synthetic
+data in the tensor's type); quantize()/dequantize() convert real data with the tensor's scale and
+zero point, outside the timed call (pre- and post-processing).
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
+from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.quiet import native_output_captured
+from vedliot_runner.record import Scalar, TensorInfo
+
+
+def _interpreter_module():
+    try:
+        from ai_edge_litert import interpreter
+    except ImportError:
+        from tflite_runtime import interpreter  # Python 3.8 boards: tflite-runtime <= 2.14
+    return interpreter
+
+
+def _public_name(name: str) -> str:
+    # The TF converter names tensors "serving_default_<name>:0"; the signature name is the real one.
+    if name.startswith("serving_default_"):
+        name = name[len("serving_default_") :]
+    return name.rsplit(":", 1)[0] if name.endswith(":0") else name
+
+
+def quantize(array: np.ndarray, detail: Dict) -> np.ndarray:
+    """Float data to an integer input tensor's type, with its scale and zero point."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind not in "iu":
+        return array.astype(dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(array / scale + zero), info.min, info.max).astype(dtype)
+
+
+def dequantize(array: np.ndarray, detail: Dict) -> np.ndarray:
+    """An integer output tensor back to float32 with its scale and zero point."""
+    if np.dtype(detail["dtype"]).kind not in "iu":
+        return array
+    scale, zero = detail["quantization"]
+    return (array.astype(np.float32) - zero) * np.float32(scale)
+
+
+def _parse_delegate_options(text: str) -> Dict[str, str]:
+    options = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        if "=" not in item:
+            raise UsageError("--backend-option delegate_options={}: expected key=value;key=value".format(text))
+        key, value = item.split("=", 1)
+        options[key.strip()] = value.strip()
+    return options
+
+
+class LiteRtBackend(Backend):
+    name = "litert"
+    model_format = "tflite"
+    options = {
+        "delegate": "path of a delegate library, e.g. libedgetpu.so.1 or /usr/lib/libvx_delegate.so",
+        "delegate_options": "key=value;key=value passed to the delegate",
+        "device": "Edge TPU device for libedgetpu (usb, usb:0, pci:0); shortcut for delegate_options=device=...",
+        "num_threads": "interpreter threads (default: --threads, else LiteRT's choice)",
+    }
+
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
+        self._module = _interpreter_module()
+        self._interpreter = None
+        self._inputs: List[Dict] = []
+        self._outputs: List[Dict] = []
+        self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
+        self._delegated: Optional[str] = None
+        threads = self.raw_options.get("num_threads")
+        if threads is not None and not threads.isdigit():
+            raise UsageError("--backend-option num_threads={}: expected a positive integer".format(threads))
+        self._threads = int(threads) if threads else self.threads
+        self._delegate_options = _parse_delegate_options(self.raw_options.get("delegate_options", ""))
+        if "device" in self.raw_options:
+            self._delegate_options.setdefault("device", self.raw_options["device"])
+
+    def version(self) -> Optional[str]:
+        import importlib
+
+        for package in ("ai_edge_litert", "tflite_runtime"):
+            try:
+                module = importlib.import_module(package)
+            except ImportError:
+                continue
+            return getattr(module, "__version__", None) or _metadata_version(package.replace("_", "-"))
+        return None
+
+    def packages(self) -> Dict[str, Optional[str]]:
+        package = self._module.__name__.split(".", 1)[0]
+        return {package.replace("_", "-"): self.version()}
+
+    def _delegates(self) -> list:
+        path = self.raw_options.get("delegate")
+        if not path:
+            return []
+        try:
+            with native_output_captured():
+                return [self._module.load_delegate(path, self._delegate_options)]
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise UnsupportedError(
+                "LiteRT delegate {} could not be loaded ({}); is its runtime and device present?".format(
+                    path, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+            ) from None
+
+    def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
+        delegates = self._delegates()
+        try:
+            with native_output_captured():
+                interpreter = self._module.Interpreter(
+                    model_path=str(path), experimental_delegates=delegates or None, num_threads=self._threads
+                )
+        except (ValueError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError("{}: LiteRT cannot load it: {}".format(path, first)) from None
+        declared_inputs = [self._tensor(d) for d in interpreter.get_input_details()]
+        for detail in interpreter.get_input_details():
+            signature = list(detail.get("shape_signature", detail["shape"]))
+            if signature and signature[0] == -1:
+                signature[0] = self.settings.batch_size
+            override = self.settings.input_shapes.get(_public_name(detail["name"]))
+            shape = list(override) if override else signature
+            if any(d < 0 for d in shape):
+                raise UsageError(
+                    "input '{}' has unknown dimensions {}; give them with --input-shape".format(
+                        _public_name(detail["name"]), shape
+                    )
+                )
+            if list(detail["shape"]) != shape:
+                interpreter.resize_tensor_input(detail["index"], shape)
+        interpreter.allocate_tensors()
+        self._interpreter = interpreter
+        self._inputs = interpreter.get_input_details()
+        self._outputs = interpreter.get_output_details()
+        self._precision = self._tensor_precision(bool(delegates))
+        ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
+        delegate_kernels = ops.pop("DELEGATE", 0)
+        self._delegated = "{} delegate kernel(s) over {} ops".format(delegate_kernels, sum(ops.values()))
+        return declared_inputs, [self._tensor(d) for d in self._outputs]
+
+    @staticmethod
+    def _tensor(detail: Dict) -> TensorInfo:
+        shape = [int(d) if d >= 0 else "?" for d in detail.get("shape_signature", detail["shape"])]
+        return TensorInfo(name=_public_name(detail["name"]), dtype=np.dtype(detail["dtype"]).name, shape=shape)
+
+    def _tensor_precision(self, delegated: bool) -> Tuple[Optional[str], str]:
+        counts = collections.Counter(np.dtype(t["dtype"]).name for t in self._interpreter.get_tensor_details())
+        detail = "tensors: " + ", ".join("{} {}".format(n, t) for t, n in counts.most_common())
+        io = ", ".join("{} {}".format(_public_name(d["name"]), np.dtype(d["dtype"]).name) for d in self._inputs)
+        detail += "; inputs: " + io
+        if counts.get("int8", 0) + counts.get("uint8", 0) > counts.get("float32", 0):
+            return "int8", detail
+        if counts.get("float16"):
+            if delegated:
+                return "fp16", detail + "; float16 weights, compute precision chosen by the delegate"
+            return "fp32", detail + "; float16 weights dequantized to float32 by the CPU interpreter"
+        return "fp32", detail
+
+    def effective_precision(self) -> Tuple[Optional[str], Optional[str]]:
+        return self._precision
+
+    def resolved_options(self) -> Dict[str, Scalar]:
+        resolved: Dict[str, Scalar] = dict(self.raw_options)
+        resolved["num_threads"] = self._threads
+        resolved["delegation"] = self._delegated
+        return resolved
+
+    def input_details(self) -> List[Dict]:
+        return list(self._inputs)
+
+    def output_details(self) -> List[Dict]:
+        return list(self._outputs)
+
+    def predict(self, feeds: Feeds) -> List[np.ndarray]:
+        interpreter = self._interpreter
+        for detail in self._inputs:
+            interpreter.set_tensor(detail["index"], feeds[_public_name(detail["name"])])
+        interpreter.invoke()
+        return [interpreter.get_tensor(detail["index"]) for detail in self._outputs]
+
+    def close(self) -> None:
+        self._interpreter = None
+
+
+def _metadata_version(distribution: str) -> Optional[str]:
+    try:
+        from importlib import metadata
+    except ImportError:  # Python 3.7
+        return None
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,193 @@
+"""OpenVINO backend (the `openvino` package; `openvino.runtime` was removed in 2025).
+
+--mode maps to PERFORMANCE_HINT (LATENCY / THROUGHPUT); throughput mode drives an AsyncInferQueue
+with the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS. --precision maps to
+INFERENCE_PRECISION_HINT, so a requested fp32 runs fp32 even where OpenVINO would silently pick
+bf16 (CPUs with AVX512-BF16 or AMX). What ran is read back from the compiled model's runtime graph.
+Dynamic dimensions are fixed to --batch-size (and --input-shape) before compiling, as
+benchmark_app's -shape does: OpenVINO's CPU plugin runs static shapes faster.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete
+from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.record import Scalar, TensorInfo
+
+_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}
+_RUNTIME_PRECISION = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "i8": "int8", "u8": "int8", "i4": "int4"}
+# Runtime-graph layer types that carry the multiply-accumulates.
+_COMPUTE_LAYERS = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul", "Gemm"}
+_MAJORITY = 0.9
+
+
+def runtime_precision(layers: List[Tuple[str, str]]) -> Tuple[Optional[str], str]:
+    """(precision, detail) from (layerType, runtimePrecision) pairs of a runtime graph."""
+    counts = collections.Counter(
+        _RUNTIME_PRECISION.get(precision.lower(), precision.lower())
+        for layer, precision in layers
+        if layer in _COMPUTE_LAYERS
+    )
+    total = sum(counts.values())
+    if not total:
+        return None, "no compute layers in the runtime graph"
+    detail = "compute layers: " + ", ".join("{} {}".format(n, p) for p, n in counts.most_common())
+    precision, n = counts.most_common(1)[0]
+    if n / total >= _MAJORITY and precision in _RUNTIME_PRECISION.values():
+        return precision, detail
+    return "mixed", detail
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+    model_format = "onnx"
+    options = {
+        "device": "CPU (default), GPU, NPU, or MYRIAD on 2022.3 LTS; AUTO/HETERO strings are passed through",
+        "cache_dir": "model cache directory (OpenVINO's CACHE_DIR): later loads skip compilation",
+        "num_streams": "NUM_STREAMS (default: chosen by the performance hint)",
+        "infer_precision": "INFERENCE_PRECISION_HINT override (f32, f16, bf16); default follows --precision",
+    }
+
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
+        import openvino
+
+        self._ov = openvino
+        self._core = openvino.Core()
+        self._compiled = None
+        self._request = None
+        self._config: Dict[str, str] = {}
+        self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
+
+    def version(self) -> Optional[str]:
+        return getattr(self._ov, "__version__", None) or self._ov.get_version()
+
+    def packages(self) -> Dict[str, Optional[str]]:
+        return {"openvino": self._ov.get_version()}
+
+    def _device(self) -> str:
+        device = self.raw_options.get("device", "CPU")
+        available = self._core.available_devices
+        base = device.split(":", 1)[0].split(".", 1)[0]
+        if base not in ("AUTO", "HETERO", "MULTI") and not any(d.split(".", 1)[0] == base for d in available):
+            raise UnsupportedError(
+                "OpenVINO device {} is not available here (available: {})".format(device, ", ".join(available))
+            )
+        return device
+
+    def _compile_config(self) -> Dict[str, str]:
+        config = {"PERFORMANCE_HINT": "THROUGHPUT" if self.mode == "throughput" else "LATENCY"}
+        hint = self.raw_options.get("infer_precision") or _HINTS.get(self.settings.precision)
+        if hint:
+            if hint not in ("f32", "f16", "bf16"):
+                raise UsageError("--backend-option infer_precision={}: choose f32, f16 or bf16".format(hint))
+            config["INFERENCE_PRECISION_HINT"] = hint
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = str(self.threads)
+        if "num_streams" in self.raw_options:
+            config["NUM_STREAMS"] = self.raw_options["num_streams"]
+        return config
+
+    def _static_shapes(self, model) -> None:
+        shapes = {}
+        for port in model.inputs:
+            name = port.get_any_name()
+            if name in self.settings.input_shapes:
+                shapes[port] = self._ov.PartialShape(list(self.settings.input_shapes[name]))
+                continue
+            partial = port.get_partial_shape()
+            if partial.rank.is_dynamic or partial.is_static:
+                continue
+            dims = [d for d in partial]
+            if dims[0].is_dynamic:
+                dims[0] = self._ov.Dimension(self.settings.batch_size)
+            shapes[port] = self._ov.PartialShape(dims)
+        if shapes:
+            model.reshape(shapes)
+
+    def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
+        device = self._device()
+        self._config = self._compile_config()
+        if "cache_dir" in self.raw_options:
+            self._core.set_property({"CACHE_DIR": self.raw_options["cache_dir"]})
+        try:
+            model = self._core.read_model(str(path))
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError for any bad file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError("{}: OpenVINO cannot read it: {}".format(path, first)) from None
+        declared = [self._tensor(p) for p in model.inputs]
+        self._static_shapes(model)
+        self._compiled = self._core.compile_model(model, device, self._config)
+        self._request = self._compiled.create_infer_request()
+        layers = []
+        for op in self._compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "layerType" in info and "runtimePrecision" in info:
+                layers.append((info["layerType"].astype(str), info["runtimePrecision"].astype(str)))
+        precision, detail = runtime_precision(layers)
+        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        self._precision = (precision, "{}; INFERENCE_PRECISION_HINT {}".format(detail, hint))
+        outputs = [self._tensor(p) for p in model.outputs]
+        return declared, outputs
+
+    def _tensor(self, port) -> TensorInfo:
+        shape = [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
+        try:
+            dtype = np.dtype(port.get_element_type().to_dtype()).name
+        except Exception:  # noqa: BLE001 - element types numpy lacks (bf16, i4)
+            dtype = port.get_element_type().get_type_name()
+        return TensorInfo(name=port.get_any_name(), dtype=dtype, shape=shape)
+
+    def effective_precision(self) -> Tuple[Optional[str], Optional[str]]:
+        return self._precision
+
+    def resolved_options(self) -> Dict[str, Scalar]:
+        resolved: Dict[str, Scalar] = dict(self.raw_options)
+        resolved.setdefault("device", "CPU")
+        for key in ("PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS"):
+            try:
+                resolved[key] = str(self._compiled.get_property(key))
+            except Exception:  # noqa: BLE001 - not every device reports every property
+                pass
+        return resolved
+
+    def predict(self, feeds: Feeds) -> List[np.ndarray]:
+        # share_inputs avoids a copy per call (as benchmark_app's pre-set tensors do); outputs are
+        # copied out, i.e. materialised on the host.
+        results = self._request.infer(feeds, share_inputs=True, share_outputs=False)
+        return list(results.values())
+
+    def default_requests_in_flight(self) -> int:
+        return int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def run_in_flight(self, feeds: Feeds, requests: int, keep_going: Callable[[], bool], done: OnComplete) -> None:
+        queue = self._ov.AsyncInferQueue(self._compiled, requests)
+        for request in queue:
+            for name, array in feeds.items():
+                request.set_tensor(name, self._ov.Tensor(array, shared_memory=True))
+        errors: List[BaseException] = []
+
+        def callback(request, started: int) -> None:
+            try:
+                done(started, time.monotonic_ns())
+            except BaseException as exc:  # noqa: BLE001 - surfaced in the caller's thread
+                errors.append(exc)
+
+        queue.set_callback(callback)
+        while keep_going() and not errors:
+            queue.get_idle_request_id()  # blocks until a request is free: the clock starts when it is
+            queue.start_async(userdata=time.monotonic_ns())
+        queue.wait_all()
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        self._request = None
+        self._compiled = None

@@ -1,0 +1,258 @@
+"""Apache TVM backend (apache-tvm 0.2x, Relax; Relay is gone): ONNX import, compiled for `llvm`
+with -mcpu detected from the host (or `cuda` for Jetson/dGPU builds), run on the Relax
+VirtualMachine and timed by the runner's own loop (not time_evaluator), with a device sync.
+
+- Untuned code is slow (ResNet50 ~100x ONNX Runtime on a CPU): records say whether the module was
+  tuned (`config.backend_options.tuning_trials`), and the aggregator must label untuned numbers.
+- Meta-schedule tuning is opt-in (`tuning_trials=N`), with its database kept in the cache.
+- fp16: an fp16 ONNX file (the zoo's: float16 weights, float32 I/O) compiles as it is; an fp32
+  file goes through relax.transform.ToMixedPrecision (float16 compute, float32 accumulation), which
+  in 0.27 fails on some graphs (e.g. with Flatten): then the record is `unsupported` and says why.
+- int8: only where the ONNX frontend produces integer convolutions from a QDQ model; apache-tvm
+  0.27 lowers QuantizeLinear/DequantizeLinear to float arithmetic, which gives an `unsupported`
+  record saying so rather than a float32 run labelled int8.
+- Compiled modules are cached by model sha256 + target + options + shapes + TVM version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from vedliot_runner import onnx_precision
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
+from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.record import Scalar, TensorInfo
+
+_INTEGER_COMPUTE = re.compile(r'dtype="int32"\) = R\.(nn\.conv2d|matmul|nn\.conv2d_transpose)\(')
+_FLOAT_COMPUTE = re.compile(r'dtype="float(16|32)"\) = R\.(nn\.conv2d|matmul|nn\.conv2d_transpose)\(')
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("VEDLIOT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "vedliot-bench")
+    return Path(base) / "tvm"
+
+
+def host_target(tvm, kind: str, threads: Optional[int]):
+    """A Target for this host: llvm with the CPU LLVM names for it, or cuda."""
+    if kind.startswith("{"):
+        return tvm.target.Target(json.loads(kind))
+    if kind == "cuda":
+        return tvm.target.Target({"kind": "cuda", "arch": "sm_" + _cuda_arch(tvm)}, host={"kind": "llvm"})
+    if kind != "llvm":
+        raise UsageError("--backend-option target={}: choose llvm, cuda, or a JSON target dict".format(kind))
+    config = {"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu()}
+    cores = threads or os.cpu_count()
+    if cores:
+        config["num-cores"] = cores
+    return tvm.target.Target(config)
+
+
+def _cuda_arch(tvm) -> str:
+    dev = tvm.cuda(0)
+    if not dev.exist:
+        raise UnsupportedError("TVM target cuda: no CUDA device visible here")
+    return dev.compute_version.replace(".", "")
+
+
+class TvmBackend(Backend):
+    name = "tvm"
+    model_format = "onnx"
+    options = {
+        "target": "llvm (default, -mcpu from the host), cuda, or a JSON target dict",
+        "tuning_trials": "meta-schedule trials (default 0: untuned)",
+        "cache_dir": "compiled modules and tuning databases (default $VEDLIOT_CACHE/tvm or ~/.cache/vedliot-bench/tvm)",
+    }
+
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
+        import tvm
+
+        self._tvm = tvm
+        trials = self.raw_options.get("tuning_trials", "0")
+        if not trials.isdigit():
+            raise UsageError("--backend-option tuning_trials={}: expected a non-negative integer".format(trials))
+        self._trials = int(trials)
+        self._target_kind = self.raw_options.get("target", "llvm")
+        self._cache = Path(self.raw_options.get("cache_dir") or default_cache_dir())
+        self._vm = None
+        self._dev = None
+        self._input_names: List[str] = []
+        self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
+        self._cached = False
+
+    def version(self) -> Optional[str]:
+        return self._tvm.__version__
+
+    def packages(self) -> Dict[str, Optional[str]]:
+        import onnx
+
+        versions: Dict[str, Optional[str]] = {"apache-tvm": self._tvm.__version__, "onnx": onnx.__version__}
+        try:
+            import tvm_ffi
+
+            versions["apache-tvm-ffi"] = getattr(tvm_ffi, "__version__", None)
+        except ImportError:
+            pass
+        return versions
+
+    def _shapes(self, model) -> Dict[str, List[int]]:
+        inits = {i.name for i in model.graph.initializer}
+        shapes = {}
+        for value in model.graph.input:
+            if value.name in inits:
+                continue
+            if value.name in self.settings.input_shapes:
+                shapes[value.name] = list(self.settings.input_shapes[value.name])
+                continue
+            dims = []
+            for index, dim in enumerate(value.type.tensor_type.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value > 0:
+                    dims.append(dim.dim_value)
+                elif index == 0:
+                    dims.append(self.settings.batch_size)
+                else:
+                    raise UsageError(
+                        "input '{}' has a symbolic dimension besides the batch; give its shape with "
+                        "--input-shape {}=D0,D1,...".format(value.name, value.name)
+                    )
+            if dims and dims[0] != self.settings.batch_size:
+                raise UnsupportedError(
+                    "input '{}' has a static batch dimension of {}; run with --batch-size {}".format(
+                        value.name, dims[0], dims[0]
+                    )
+                )
+            shapes[value.name] = dims
+        return shapes
+
+    def _key(self, sha256: str, target, shapes: Dict[str, List[int]]) -> str:
+        text = json.dumps(
+            {
+                "model": sha256,
+                "target": str(target),
+                "precision": self.settings.precision,
+                "trials": self._trials,
+                "shapes": shapes,
+                "tvm": self._tvm.__version__,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
+        import onnx
+
+        tvm = self._tvm
+        from tvm import relax
+
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
+            raise ModelFileError("{}: not a readable ONNX model ({})".format(path, type(exc).__name__)) from None
+        shapes = self._shapes(model)
+        declared = _declared(model)
+        target = host_target(tvm, self._target_kind, self.threads)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        key = self._key(digest, target, shapes)
+        library = self._cache / (key + ".so")
+        precision_file = self._cache / (key + ".json")
+        if library.is_file() and precision_file.is_file():
+            executable = tvm.runtime.load_module(str(library))
+            self._precision = tuple(json.loads(precision_file.read_text()))
+            self._cached = True
+        else:
+            executable = self._compile(model, shapes, target, relax)
+            self._cache.mkdir(parents=True, exist_ok=True)
+            tmp = library.with_name("." + library.name)
+            executable.export_library(str(tmp))
+            tmp.replace(library)
+            precision_file.write_text(json.dumps(list(self._precision)))
+        self._dev = tvm.cuda(0) if target.kind.name == "cuda" else tvm.cpu(0)
+        self._vm = relax.VirtualMachine(executable, self._dev)
+        self._input_names = list(shapes)
+        return declared, _declared(model, outputs=True)
+
+    def _compile(self, model, shapes, target, relax):
+        from tvm.relax.frontend.onnx import from_onnx
+
+        try:
+            mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
+        except Exception as exc:  # noqa: BLE001 - the frontend raises many types for unsupported ops
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UnsupportedError("TVM's ONNX frontend cannot import this model: {}".format(first)) from None
+        script = mod.script()
+        integer_ops = len(_INTEGER_COMPUTE.findall(script))
+        float_ops = len(_FLOAT_COMPUTE.findall(script))
+        requested = self.settings.precision
+        if requested in ("int8", "uint8") and not integer_ops:
+            raise UnsupportedError(
+                "apache-tvm {} lowers this QDQ model to float arithmetic ({} float convolutions/matmuls, "
+                "none in integers): it would run float32, not int8".format(self._tvm.__version__, float_ops)
+            )
+        compute = "{} integer and {} float convolutions/matmuls".format(integer_ops, float_ops)
+        file_precision, _ = onnx_precision.precision_of(model)
+        if requested == "fp16" and file_precision == "fp32":
+            try:
+                mod = relax.transform.ToMixedPrecision(out_dtype="float32")(mod)
+            except Exception as exc:  # noqa: BLE001 - TVM's InternalError and friends
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                raise UnsupportedError(
+                    "TVM's ToMixedPrecision cannot convert this fp32 model ({}); give an fp16 ONNX file "
+                    "(vedliot-runner zoo build makes one for zoo models)".format(first)
+                ) from None
+            compute += "; float16 via ToMixedPrecision, float32 accumulation"
+        if integer_ops and integer_ops >= float_ops:
+            self._precision = ("int8", compute)
+        elif requested == "fp16" or file_precision == "fp16":
+            self._precision = ("fp16", compute)
+        else:
+            self._precision = (file_precision, compute)
+        if self._trials:
+            work_dir = self._cache / "tuning" / self._key("tuning", target, shapes)
+            pipeline = relax.pipeline.static_shape_tuning_pipeline(
+                total_trials=self._trials, target=target, work_dir=str(work_dir)
+            )
+            mod = pipeline(mod)
+        return relax.build(mod, target=target)
+
+    def effective_precision(self) -> Tuple[Optional[str], Optional[str]]:
+        return self._precision
+
+    def resolved_options(self) -> Dict[str, Scalar]:
+        resolved: Dict[str, Scalar] = dict(self.raw_options)
+        resolved["target"] = self._target_kind
+        resolved["tuning_trials"] = self._trials
+        resolved["tuned"] = self._trials > 0
+        resolved["compiled_from_cache"] = self._cached
+        return resolved
+
+    def predict(self, feeds: Feeds) -> List[np.ndarray]:
+        tensor = self._tvm.runtime.tensor
+        args = [tensor(feeds[name], self._dev) for name in self._input_names]
+        out = self._vm["main"](*args)
+        self._dev.sync()
+        items = out if isinstance(out, (list, tuple)) or type(out).__name__ == "Array" else [out]
+        return [item.numpy() for item in items]
+
+    def close(self) -> None:
+        self._vm = None
+
+
+def _declared(model, outputs: bool = False) -> List[TensorInfo]:
+    from onnx import helper
+
+    inits = {i.name for i in model.graph.initializer}
+    values = model.graph.output if outputs else [v for v in model.graph.input if v.name not in inits]
+    tensors = []
+    for value in values:
+        kind = value.type.tensor_type
+        dtype = helper.tensor_dtype_to_np_dtype(kind.elem_type).name
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in kind.shape.dim]
+        tensors.append(TensorInfo(name=value.name, dtype=dtype, shape=shape))
+    return tensors

@@ -1,0 +1,143 @@
+"""`vedliot-runner suite --target NAME`: a target's default matrix, as in the report's tables.
+
+The three seed models x the precisions the target supports x (batch 1, latency mode; batch 8,
+throughput mode). It goes on past failures: every combination leaves a record, the report's "-"
+cells included. A signal stops the current run (its record says `interrupted`) and the suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from vedliot_runner.backends import REGISTRY
+from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, BenchError, UsageError
+from vedliot_runner.measure import Progress, StopFlag
+from vedliot_runner.run import RunOutcome, RunRequest, execute
+
+SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4")
+#: (batch size, mode): batch 1 for the lowest latency, batch 8 for throughput (D3.3 §3.1.2.3)
+CONFIGS = ((1, "latency"), (8, "throughput"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetSuite:
+    name: str
+    backend: str
+    precisions: Tuple[str, ...]
+    options: Tuple[Tuple[str, str], ...] = ()
+    #: models of --quick (untuned TVM needs minutes per YoloV4 inference on a small CPU)
+    quick_models: Tuple[str, ...] = SEED_MODELS
+
+
+SUITES: Dict[str, TargetSuite] = {
+    s.name: s
+    for s in (
+        TargetSuite("x86-onnxruntime", "onnxruntime", ("fp32", "fp16", "int8")),
+        TargetSuite("x86-openvino", "openvino", ("fp32", "fp16", "int8")),
+        TargetSuite("x86-tvm", "tvm", ("fp32", "fp16", "int8"), quick_models=("resnet50", "mobilenetv3_small")),
+    )
+}
+
+
+@dataclasses.dataclass
+class LoopDefaults:
+    warmup_iterations: int
+    warmup_seconds: float
+    min_iterations: int
+    min_seconds: float
+
+
+#: a suite's runs are many: fewer minimum iterations than a single `run`, the same 10 s window
+FULL = LoopDefaults(warmup_iterations=5, warmup_seconds=1.0, min_iterations=20, min_seconds=10.0)
+QUICK = LoopDefaults(warmup_iterations=1, warmup_seconds=0.0, min_iterations=3, min_seconds=0.5)
+
+
+@dataclasses.dataclass
+class SuiteRun:
+    model: str
+    precision: str
+    batch_size: int
+    mode: str
+    outcome: Optional[RunOutcome]
+    message: Optional[str] = None
+
+
+def plan(suite: TargetSuite, models: Sequence[str], precisions: Sequence[str], quick: bool) -> List[Tuple]:
+    configs = CONFIGS[:1] if quick else CONFIGS
+    return [(m, p, b, mode) for m in models for p in precisions for (b, mode) in configs]
+
+
+def run_suite(
+    target: str,
+    output: Path,
+    zoo: Optional[Path] = None,
+    models: Optional[Sequence[str]] = None,
+    precisions: Optional[Sequence[str]] = None,
+    quick: bool = False,
+    loop: Optional[LoopDefaults] = None,
+    threads: Optional[int] = None,
+    backend_options: Optional[Dict[str, str]] = None,
+    log: Callable[[str], None] = print,
+    progress: Optional[Progress] = None,
+) -> Tuple[int, List[SuiteRun]]:
+    """Run the matrix; return (exit code, runs). Exit 0 when every run is ok or unsupported,
+    1 when any failed, 130 when a signal stopped the suite."""
+    if target not in SUITES:
+        raise UsageError("--target {}: choose from {}".format(target, ", ".join(sorted(SUITES))))
+    suite = SUITES[target]
+    if suite.backend not in REGISTRY:
+        raise UsageError("--target {}: backend {} is not registered".format(target, suite.backend))
+    models = list(models or (suite.quick_models if quick else SEED_MODELS))
+    precisions = list(precisions or suite.precisions)
+    loop = loop or (QUICK if quick else FULL)
+    options = dict(suite.options)
+    options.update(backend_options or {})
+    jobs = plan(suite, models, precisions, quick)
+    runs: List[SuiteRun] = []
+    stop = StopFlag()
+    for index, (model, precision, batch, mode) in enumerate(jobs, 1):
+        label = "[{}/{}] {} {} {} batch {} {}".format(index, len(jobs), target, model, precision, batch, mode)
+        request = RunRequest(
+            model=Path("zoo:" + model),
+            backend=suite.backend,
+            output=output,
+            precision=precision,
+            batch_size=batch,
+            mode=mode,
+            warmup_iterations=loop.warmup_iterations,
+            warmup_seconds=loop.warmup_seconds,
+            min_iterations=loop.min_iterations,
+            min_seconds=loop.min_seconds,
+            threads=threads,
+            target=target,
+            backend_options=options,
+            zoo=zoo,
+        )
+        try:
+            outcome = execute(request, progress=progress, stop=stop)
+        except BenchError as exc:
+            # Nothing ran (a zoo file missing, a bad option): the same mistake would hit every
+            # run of the suite, so say it once and stop.
+            log("{}: {}".format(label, exc))
+            runs.append(SuiteRun(model, precision, batch, mode, None, str(exc)))
+            return exc.exit_code, runs
+        runs.append(SuiteRun(model, precision, batch, mode, outcome, outcome.message))
+        log("{}: {}".format(label, _describe(outcome)))
+        if outcome.record.status == "interrupted":
+            return EXIT_INTERRUPTED, runs
+    failed = any(r.outcome is not None and r.outcome.record.status == "failed" for r in runs)
+    return (EXIT_RUNTIME if failed else EXIT_OK), runs
+
+
+def _describe(outcome: RunOutcome) -> str:
+    record = outcome.record
+    if record.status != "ok":
+        return "{}: {}".format(record.status, outcome.message)
+    timing = record.timing
+    window = (timing.window_end_ns - timing.window_start_ns) / 1e9
+    mean_ms = sum(timing.samples_ns) / len(timing.samples_ns) / 1e6
+    effective = record.precision.effective
+    note = "" if effective == record.precision.requested else " (effective {})".format(effective)
+    return "ok{}, {:.2f} ms per call, {:.1f} inferences/s".format(note, mean_ms, timing.inferences / window)
