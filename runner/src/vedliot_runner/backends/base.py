@@ -39,7 +39,6 @@ class Backend:
     """
 
     name = "base"
-    model_format = "onnx"
     #: option name -> help; anything else given with --backend-option is refused.
     options: Mapping[str, str] = {}
 

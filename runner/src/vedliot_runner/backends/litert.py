@@ -66,7 +66,6 @@ def _parse_delegate_options(text: str) -> Dict[str, str]:
 
 class LiteRtBackend(Backend):
     name = "litert"
-    model_format = "tflite"
     options = {
         "delegate": "path of a delegate library, e.g. libedgetpu.so.1 or /usr/lib/libvx_delegate.so",
         "delegate_options": "key=value;key=value passed to the delegate",

@@ -49,7 +49,6 @@ def _positive_int(name: str, value: str) -> int:
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    model_format = "onnx"
     options = {
         "providers": "comma-separated execution providers in priority order (default CPUExecutionProvider)",
         "graph_optimization_level": "disable|basic|extended|layout|all (default all)",

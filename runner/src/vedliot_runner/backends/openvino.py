@@ -47,7 +47,6 @@ def runtime_precision(layers: List[Tuple[str, str]]) -> Tuple[Optional[str], str
 
 class OpenVinoBackend(Backend):
     name = "openvino"
-    model_format = "onnx"
     options = {
         "device": "CPU (default), GPU, NPU, or MYRIAD on 2022.3 LTS; AUTO/HETERO strings are passed through",
         "cache_dir": "model cache directory (OpenVINO's CACHE_DIR): later loads skip compilation",

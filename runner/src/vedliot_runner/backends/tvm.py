@@ -63,7 +63,6 @@ def _cuda_arch(tvm) -> str:
 
 class TvmBackend(Backend):
     name = "tvm"
-    model_format = "onnx"
     options = {
         "target": "llvm (default, -mcpu from the host), cuda, or a JSON target dict",
         "tuning_trials": "meta-schedule trials (default 0: untuned)",
