@@ -7,7 +7,6 @@ the backend is chosen, every outcome (ok, failed, unsupported, interrupted) is w
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from vedliot_runner import __version__, hostinfo
 from vedliot_runner.backends import backend_class
 from vedliot_runner.backends.base import Backend, BackendSettings
+from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -136,14 +136,6 @@ def validate(request: RunRequest) -> None:
     problem = output_dir_problem(request.output)
     if problem:
         raise UsageError("--output {}: cannot write records there ({})".format(request.output, problem))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _target(request: RunRequest) -> Target:

@@ -7,7 +7,6 @@ same arguments does no work. Layout: DIR/<model>/<model>_<precision>.<onnx|tflit
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
 from vedliot_runner.zoo import EXTRA_MODELS, MODELS, manifest
 from vedliot_runner.zoo.weights import HeadAdjust
@@ -33,14 +33,6 @@ Log = Callable[[str], None]
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def synthetic_images(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
@@ -73,7 +65,7 @@ class Calibration:
                         module.NAME, path, "x".join(map(str, self.shape)), "x".join(map(str, data.shape))
                     )
                 )
-            self.identity = "file:" + _sha256(path)
+            self.identity = "file:" + sha256_of(path)
         else:
             self.identity = "synthetic:blocks:seed={}:n={}".format(seed, self.samples)
 
@@ -240,7 +232,7 @@ def build(
                 "format": fmt,
                 "precision": precision,
                 "path": str(path.relative_to(output)),
-                "sha256": _sha256(path),
+                "sha256": sha256_of(path),
                 "size_bytes": path.stat().st_size,
                 "layout": layout,
                 "input_dtype": "int8" if (fmt == "tflite" and precision == "int8") else "float32",

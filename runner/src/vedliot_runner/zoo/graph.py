@@ -17,7 +17,20 @@ from vedliot_runner.zoo.weights import WeightSource
 OPSET = 17
 
 
-class GraphBuilder:
+class Activations:
+    """`activation(x, kind)` for builders that define relu, relu6, hardswish, mish and leaky_relu."""
+
+    def activation(self, x, kind: str):
+        return {
+            "relu": self.relu,
+            "relu6": self.relu6,
+            "hswish": self.hardswish,
+            "mish": self.mish,
+            "leaky": self.leaky_relu,
+        }[kind](x)
+
+
+class GraphBuilder(Activations):
     def __init__(self, name: str, weights: WeightSource) -> None:
         self.name = name
         self.weights = weights
@@ -128,15 +141,6 @@ class GraphBuilder:
     def upsample2x(self, x: str) -> str:
         scales = self.constant(np.array([1.0, 1.0, 2.0, 2.0], dtype=np.float32), "scales")
         return self.op("Resize", [x, "", scales], mode="nearest")
-
-    def activation(self, x: str, kind: str) -> str:
-        return {
-            "relu": self.relu,
-            "relu6": self.relu6,
-            "hswish": self.hardswish,
-            "mish": self.mish,
-            "leaky": self.leaky_relu,
-        }[kind](x)
 
     # -- model ------------------------------------------------------------------------------
     def model(self, output_shapes: Dict[str, Sequence]):

@@ -3,6 +3,7 @@ report ran on the Xilinx DPU in place of MobileNetV3-Small. 0.60 GOps (the paper
 
 from __future__ import annotations
 
+from vedliot_runner.zoo.preprocessing import IMAGENET_TORCH
 from vedliot_runner.zoo.weights import RESIDUAL_GAIN
 
 NAME = "mobilenetv2"
@@ -10,15 +11,7 @@ IMAGE_SIZE = 224
 CLASSES = 1000
 TASK = "classification"
 LABELS = "imagenet-1k"
-PREPROCESSING = {
-    "resize_shorter": 256,
-    "crop": 224,
-    "channel_order": "RGB",
-    "scale": 1 / 255,
-    "mean": [0.485, 0.456, 0.406],
-    "std": [0.229, 0.224, 0.225],
-    "style": "torch",
-}
+PREPROCESSING = IMAGENET_TORCH
 # expansion t, out channels c, repeats n, first stride s (paper Table 2)
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 LAST_CONV = 1280

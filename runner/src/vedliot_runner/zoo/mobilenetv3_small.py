@@ -7,6 +7,7 @@ and uses that figure in every MobileNetV3 table; see docs/zoo.md for why the zoo
 
 from __future__ import annotations
 
+from vedliot_runner.zoo.preprocessing import IMAGENET_TORCH
 from vedliot_runner.zoo.weights import RESIDUAL_GAIN
 
 NAME = "mobilenetv3_small"
@@ -14,15 +15,7 @@ IMAGE_SIZE = 224
 CLASSES = 1000
 TASK = "classification"
 LABELS = "imagenet-1k"
-PREPROCESSING = {
-    "resize_shorter": 256,
-    "crop": 224,
-    "channel_order": "RGB",
-    "scale": 1 / 255,
-    "mean": [0.485, 0.456, 0.406],
-    "std": [0.229, 0.224, 0.225],
-    "style": "torch",
-}
+PREPROCESSING = IMAGENET_TORCH
 # D3.3 Table 1 and every MobileNetV3 table use 0.178 GOps; see docs/zoo.md.
 PUBLISHED_GOPS = 0.178
 # kernel, expansion, out channels, squeeze-excite, activation, stride

@@ -7,6 +7,7 @@ paper and the Caffe/Keras models do (v1.5, torchvision's, puts it on the 3x3 and
 
 from __future__ import annotations
 
+from vedliot_runner.zoo.preprocessing import IMAGENET_TORCH
 from vedliot_runner.zoo.weights import RESIDUAL_GAIN
 
 NAME = "resnet50"
@@ -14,17 +15,7 @@ IMAGE_SIZE = 224
 CLASSES = 1000
 TASK = "classification"
 LABELS = "imagenet-1k"
-# torchvision's ImageNet recipe; Keras/Caffe ResNet50 weights use caffe style (BGR, mean only):
-# a user manifest for such a file says so.
-PREPROCESSING = {
-    "resize_shorter": 256,
-    "crop": 224,
-    "channel_order": "RGB",
-    "scale": 1 / 255,
-    "mean": [0.485, 0.456, 0.406],
-    "std": [0.229, 0.224, 0.225],
-    "style": "torch",
-}
+PREPROCESSING = IMAGENET_TORCH
 STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # (bottleneck width, blocks)
 EXPANSION = 4
 

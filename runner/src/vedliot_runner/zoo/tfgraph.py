@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Dict, Sequence
 
+from vedliot_runner.zoo.graph import Activations
 from vedliot_runner.zoo.weights import WeightSource
 
 
-class TFBuilder:
+class TFBuilder(Activations):
     def __init__(self, name: str, weights: WeightSource, image) -> None:
         import tensorflow as tf
 
@@ -93,12 +94,3 @@ class TFBuilder:
     def upsample2x(self, x):
         size = self.tf.shape(x)[1:3] * 2
         return self.tf.image.resize(x, size, method="nearest")
-
-    def activation(self, x, kind: str):
-        return {
-            "relu": self.relu,
-            "relu6": self.relu6,
-            "hswish": self.hardswish,
-            "mish": self.mish,
-            "leaky": self.leaky_relu,
-        }[kind](x)

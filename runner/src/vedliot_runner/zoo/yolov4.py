@@ -5,6 +5,7 @@ outputs (before sigmoid and decoding) are the model's outputs, stride 8 first. 6
 
 from __future__ import annotations
 
+from vedliot_runner.zoo.preprocessing import DARKNET_LETTERBOX
 from vedliot_runner.zoo.weights import RESIDUAL_GAIN
 
 NAME = "yolov4"
@@ -12,17 +13,7 @@ IMAGE_SIZE = 416
 CLASSES = 80
 TASK = "detection"
 LABELS = "coco-80"
-# darknet: letterbox to 416x416 (grey 128 border), RGB, 0..1, no mean or std.
-PREPROCESSING = {
-    "resize": "letterbox",
-    "size": 416,
-    "pad_value": 128,
-    "channel_order": "RGB",
-    "scale": 1 / 255,
-    "mean": [0.0, 0.0, 0.0],
-    "std": [1.0, 1.0, 1.0],
-    "style": "darknet",
-}
+PREPROCESSING = DARKNET_LETTERBOX
 ANCHORS = ((12, 16), (19, 36), (40, 28), (36, 75), (76, 55), (72, 146), (142, 110), (192, 243), (459, 401))
 STRIDES = (8, 16, 32)
 MASKS = ((0, 1, 2), (3, 4, 5), (6, 7, 8))  # anchors of each output, as darknet's [yolo] mask=
