@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PIP) install -q --upgrade pip
 
 $(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requirements/test.txt
-	$(PIP) install -q -e 'runner[onnxruntime,openvino,tvm,litert,zoo]' -e aggregator -r requirements/test.txt
+	$(PIP) install -q -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' -e aggregator -r requirements/test.txt
 	@touch $@
 
 install: $(INSTALLED)

@@ -1,0 +1,120 @@
+"""ImageNet-2012 validation in its usual layouts.
+
+- one folder per class (`val/n01440764/*.JPEG`, ...): labels are the folder names' sorted order,
+  which for the 1000 WNIDs is the order of torchvision and Keras models (any other folder names
+  work too, e.g. a subset or the trained demo set, with their sorted order as labels);
+- a flat folder of ILSVRC2012_val_*.JPEG with Kaggle's LOC_val_solution.csv (WNID per image) and,
+  if present, LOC_synset_mapping.txt (the label order; else the sorted WNIDs of the CSV);
+- a flat folder with the devkit's ILSVRC2012_validation_ground_truth.txt (one ILSVRC2012_ID per
+  image, in file-name order): labels are ID - 1, the devkit's order, which is NOT the sorted-WNID
+  order most models use; the dataset identity says `label_order: devkit` so nobody mistakes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from vedliot_runner.datasets import spread_subset
+from vedliot_runner.digest import sha256_of
+from vedliot_runner.errors import UsageError
+
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
+GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
+SOLUTION = "LOC_val_solution.csv"
+SYNSETS = "LOC_synset_mapping.txt"
+
+
+@dataclasses.dataclass
+class ClassificationSet:
+    name: str
+    split: str
+    root: Path
+    samples: List[Tuple[Path, int]]
+    #: how labels were derived ("folders", "loc_csv", "devkit") and the file holding them
+    label_order: str
+    annotation: Optional[Path]
+    total: int
+
+    def identity(self) -> Dict[str, object]:
+        return {
+            "name": self.name,
+            "split": self.split,
+            "layout": self.label_order,
+            "label_order": "devkit" if self.label_order == "devkit" else "sorted_wnid",
+            "samples": len(self.samples),
+            "total": self.total,
+            "annotation": self.annotation.name if self.annotation else None,
+            "annotation_sha256": sha256_of(self.annotation) if self.annotation else None,
+        }
+
+
+def _images(directory: Path) -> List[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load(root: Path, limit: int = 0) -> ClassificationSet:
+    if not root.is_dir():
+        raise UsageError("--dataset imagenet:{}: no such directory".format(root))
+    if (root / GROUND_TRUTH).is_file():
+        samples, order, annotation = _devkit(root)
+    elif (root / SOLUTION).is_file():
+        samples, order, annotation = _kaggle(root)
+    else:
+        samples, order, annotation = _folders(root)
+    return ClassificationSet("imagenet", "val", root, spread_subset(samples, limit), order, annotation, len(samples))
+
+
+def _devkit(root: Path):
+    images = _images(root)
+    path = root / GROUND_TRUTH
+    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if len(labels) != len(images):
+        raise UsageError(
+            "{}: {} labels for {} images in {}; the file lists one label per image in file-name order".format(
+                path, len(labels), len(images), root
+            )
+        )
+    try:
+        return [(image, int(label) - 1) for image, label in zip(images, labels)], "devkit", path
+    except ValueError:
+        raise UsageError("{}: expected one integer ILSVRC2012_ID per line".format(path)) from None
+
+
+def _kaggle(root: Path):
+    path = root / SOLUTION
+    wnid_of: Dict[str, str] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                wnid_of[row["ImageId"]] = row["PredictionString"].split()[0]
+            except (KeyError, IndexError):
+                raise UsageError("{}: expected columns ImageId,PredictionString".format(path)) from None
+    synsets = root / SYNSETS
+    if synsets.is_file():
+        order = [line.split()[0] for line in synsets.read_text().splitlines() if line.strip()]
+    else:
+        order = sorted(set(wnid_of.values()))
+    index = {wnid: i for i, wnid in enumerate(order)}
+    images = [p for p in _images(root) if p.stem in wnid_of]
+    missing = sorted(set(wnid_of) - {p.stem for p in images})
+    if missing:
+        raise UsageError("{}: {} images listed but not in {} (first: {})".format(path, len(missing), root, missing[0]))
+    unknown = sorted({wnid_of[p.stem] for p in images} - set(index))
+    if unknown:
+        raise UsageError("{}: WNID {} is not in {}".format(path, unknown[0], synsets))
+    return [(p, index[wnid_of[p.stem]]) for p in images], "loc_csv", path
+
+
+def _folders(root: Path):
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise UsageError(
+            "--dataset imagenet:{}: neither class folders nor {} or {} found".format(root, GROUND_TRUTH, SOLUTION)
+        )
+    samples = [(image, label) for label, name in enumerate(classes) for image in _images(root / name)]
+    if not samples:
+        raise UsageError("--dataset imagenet:{}: class folders hold no .JPEG/.jpg/.png images".format(root))
+    return samples, "folders", None
