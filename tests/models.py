@@ -101,3 +101,62 @@ def two_symbolic(path: Path) -> Path:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return path
+
+
+# A detector whose three YoloV4-format heads are constants (the input only sets the batch): one
+# box of class DETECTOR_CLASS in every image, where DETECTOR_BOX says, in network-input pixels.
+DETECTOR_SIZE = 32
+DETECTOR_INFO = {
+    "outputs": ["head8", "head16", "head32"],
+    "strides": [8, 16, 32],
+    "anchors": [[4, 4], [8, 8], [12, 12], [16, 16], [20, 20], [24, 24], [28, 28], [30, 30], [32, 32]],
+    "masks": [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
+    "scale_x_y": [1.2, 1.1, 1.05],
+}
+DETECTOR_BOX = (8.0, 11.0, 16.0, 17.0)  # x1, y1, x2, y2: centre (12, 14), 8 x 6
+DETECTOR_CLASS = 16  # COCO-80 index of "dog", category id 18
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def constant_detector(path: Path) -> Path:
+    classes, fields = 80, 85
+    x1, y1, x2, y2 = DETECTOR_BOX
+    cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+    stride, sxy, anchor = 8, DETECTOR_INFO["scale_x_y"][0], DETECTOR_INFO["anchors"][0]
+    gx, gy = int(cx // stride), int(cy // stride)
+    heads = []
+    for s in DETECTOR_INFO["strides"]:
+        grid = DETECTOR_SIZE // s
+        heads.append(np.full((1, 3 * fields, grid, grid), -10.0, dtype=np.float32))
+    # Anchor 0 of the stride-8 head, at cell (gx, gy): invert decode's formulas.
+    cell = heads[0][0, 0:fields, gy, gx]
+    cell[0] = _logit((cx / stride - gx + (sxy - 1) / 2) / sxy)
+    cell[1] = _logit((cy / stride - gy + (sxy - 1) / 2) / sxy)
+    cell[2] = np.log(w / anchor[0])
+    cell[3] = np.log(h / anchor[1])
+    cell[4] = 10.0
+    cell[5 + DETECTOR_CLASS] = 10.0
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+    ]
+    inits = [numpy_helper.from_array(np.zeros((1, 1, 1, 1), np.float32), "zero")]
+    outputs = []
+    for name, head in zip(DETECTOR_INFO["outputs"], heads, strict=True):
+        inits.append(numpy_helper.from_array(head, name + "_const"))
+        nodes.append(helper.make_node("Add", ["nothing", name + "_const"], [name]))
+        grid = head.shape[-1]
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3 * fields, grid, grid]))
+    assert classes == 80
+    graph = helper.make_graph(
+        nodes,
+        "constant_detector",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, DETECTOR_SIZE, DETECTOR_SIZE])],
+        outputs,
+        initializer=inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path

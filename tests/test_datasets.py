@@ -35,9 +35,26 @@ def test_imagenet_class_folders(tmp_path):
             _jpeg(tmp_path / wnid / f"img{i}.JPEG", (label * 80, 0, 0))
     data = imagenet.load(tmp_path)
     assert [s[1] for s in data.samples] == [0, 0, 1, 1, 2, 2]
-    assert data.identity()["label_order"] == "sorted_wnid" and data.total == 6
+    identity = data.identity()
+    assert identity["label_order"] == "sorted_folder_names" and data.total == 6
+    assert (identity["name"], identity["split"]) == ("imagenet", "val")
     limited = imagenet.load(tmp_path, limit=3)
     assert [s[1] for s in limited.samples] == [0, 1, 2]  # spread over the classes, not the first three
+    # The subset is part of the identity: records scored on different samples are not compared.
+    assert limited.identity()["samples_sha256"] != identity["samples_sha256"]
+    assert imagenet.load(tmp_path, limit=3).identity() == limited.identity()
+
+
+def test_folder_dataset_named_by_its_dataset_json(tmp_path):
+    for digit in "01":
+        _jpeg(tmp_path / digit / "a.png", (0, 0, 0))
+    (tmp_path / "dataset.json").write_text('{"name": "digits", "split": "val"}')
+    data = imagenet.load(tmp_path)
+    assert (data.name, data.split) == ("digits", "val")
+    assert data.sample_id(data.samples[1][0]) == "1/a.png"
+    (tmp_path / "dataset.json").write_text("[]")
+    with pytest.raises(UsageError, match=r"dataset\.json: expected a JSON object"):
+        imagenet.load(tmp_path)
 
 
 def test_imagenet_flat_with_devkit_ground_truth(tmp_path):

@@ -79,3 +79,38 @@ def test_record_written_on_python38_is_valid(py38, model_dir, tmp_path):
     assert "Traceback" not in result.stderr
     (record,) = assert_valid_records(tmp_path)
     assert record["status"] == "unsupported" and record["host"]["python"].startswith("3.8.")
+
+
+@pytest.fixture(scope="module")
+def py38_accuracy(py38) -> Path:
+    """A second 3.8 venv with what a board's accuracy run adds: Pillow and ONNX Runtime."""
+    venv = REPO / ".cache" / "py38-accuracy-venv"
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        subprocess.run([str(py38), "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "numpy<1.25", "Pillow", "onnxruntime", "onnx"],
+            check=True,
+            timeout=600,
+        )
+        (venv / ".installed").touch()
+    return python
+
+
+def test_accuracy_run_on_python38(py38_accuracy, model_dir, tmp_path):
+    from PIL import Image
+
+    for i in range(4):
+        folder = tmp_path / "data" / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 36), (60 * i, 0, 0)).save(folder / f"{i}.png")
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"task": "classification", "preprocessing": {"resize_shorter": 32, "crop": 32}}))
+    out = tmp_path / "out"
+    result = _run(py38_accuracy, "run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime",
+                  "--dataset", "imagenet:{}".format(tmp_path / "data"), "--model-info", str(info),
+                  "--batch-size", "3", "--output", str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (record,) = assert_valid_records(out)
+    assert record["accuracy"]["samples_evaluated"] == 4 and record["accuracy"]["padded_samples"] == 2
+    assert record["host"]["python"].startswith("3.8.")

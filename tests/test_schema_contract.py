@@ -114,3 +114,33 @@ def test_dataclasses_and_schema_name_the_same_fields():
         # The schema may describe fields only published/imported records use (timing.summary).
         assert fields <= declared, f"{cls.__name__} writes fields the schema lacks: {fields - declared}"
         assert set(part.get("required", [])) <= fields, f"{cls.__name__} cannot fill {set(part['required']) - fields}"
+
+
+def _accuracy_section():
+    return {
+        "dataset": {"name": "digits", "split": "val", "kind": "imagenet", "samples": 2, "samples_sha256": "a" * 64},
+        "task": "classification",
+        "recipe": None,
+        "samples_evaluated": 2,
+        "padded_samples": 0,
+        "predictions": {"sample_ids": ["0/a.png", "1/b.png"], "labels": [0, 1], "top5": [[0, 1], [1, 0]]},
+    }
+
+
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        (lambda a: a["predictions"].pop("labels"), "accuracy"),
+        (lambda a: a["predictions"].update(top5=[[0, 1, 2, 3, 4, 5], [1]]), "accuracy"),
+        (lambda a: a["dataset"].update(kind="cifar"), "accuracy"),
+        (lambda a: a.pop("samples_evaluated"), "accuracy"),
+        (lambda a: a.update(predictions={"detections_file": "x.detections.json", "detections": 1}), "accuracy"),
+    ],
+)
+def test_accuracy_section_is_checked(good_record, change, where):
+    record = copy.deepcopy(good_record)
+    record["config"]["mode"] = "accuracy"
+    record["accuracy"] = _accuracy_section()
+    assert problems(record) == []
+    change(record["accuracy"])
+    assert any(p.startswith(f"at {where}") for p in problems(record))

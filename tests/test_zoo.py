@@ -15,7 +15,7 @@ from vedliot_runner.cli import main as runner_main
 from vedliot_runner.zoo import build as zoo_build
 from vedliot_runner.zoo.build import synthetic_images
 
-from conftest import QUICK
+from conftest import QUICK, REPO
 
 TABLE1_GOPS = {"resnet50": 7.78, "mobilenetv3_small": 0.178, "yolov4": 60.4}
 PAPER_MACS = {"mobilenetv3_small": 56e6, "mobilenetv2": 300e6}  # the architectures' own papers
@@ -82,7 +82,8 @@ def test_manifest_lists_every_file_with_its_hash(zoo_dir):
     import hashlib
 
     models = _manifest(zoo_dir)["models"]
-    assert set(models) == {"resnet50", "mobilenetv3_small", "yolov4", "mobilenetv2"}
+    # The default set; the same cache may also hold digits, built by the accuracy tests.
+    assert set(models) - {"digits"} == {"resnet50", "mobilenetv3_small", "yolov4", "mobilenetv2"}
     for name, entry in models.items():
         expected = {("onnx", p) for p in ("fp32", "fp16", "int8")}
         if name != "yolov4":
@@ -189,3 +190,29 @@ def test_zoo_build_bad_arguments(tmp_path, capsys):
     assert "alexnet" in err and "resnet50" in err and "Traceback" not in err
     assert runner_main(["zoo", "build", "--output", str(tmp_path), "--precisions", "int4"]) == 2
     assert runner_main(["zoo", "build", "--output", str(tmp_path), "--calibration", "resnet50=/nonexistent.npy"]) == 2
+
+
+def test_digits_is_trained_and_its_files_agree(tmp_path):
+    """The trained demo model: its ONNX and TFLite files hold the trained weights (they agree with
+    the numpy reference computed at training time), and the held-out set is a folder dataset."""
+    import onnxruntime
+
+    from vedliot_runner.datasets import imagenet
+    from vedliot_runner.preprocess import classification_input, load_rgb
+    from vedliot_runner.zoo import build as zoo_build
+    from vedliot_runner.zoo import digits
+
+    directory = REPO / ".cache" / "zoo"
+    manifest = zoo_build.build(directory, models=["digits"], log=lambda _line: None)
+    entry = manifest["models"]["digits"]
+    assert entry["holdout_top1"] >= 90.0 and entry["dataset"] == {"kind": "imagenet", "path": "digits/val"}
+    data = imagenet.load(directory / entry["dataset"]["path"])
+    assert (data.name, len(data.samples)) == ("digits", 359)
+    x = np.stack([classification_input(load_rgb(p), digits.PREPROCESSING) for p, _ in data.samples])
+    labels = np.array([label for _, label in data.samples])
+    session = onnxruntime.InferenceSession(str(directory / "digits" / "digits_fp32.onnx"))
+    top1 = 100 * float((session.run(None, {"input": x})[0].argmax(axis=1) == labels).mean())
+    assert top1 == pytest.approx(entry["holdout_top1"], abs=0.3)
+    # Calibration came from the training split, not synthetic blocks.
+    int8 = next(f for f in entry["files"] if f["format"] == "onnx" and f["precision"] == "int8")
+    assert int8["recipe"]["calibration"].startswith("file:") and int8["recipe"]["weights"].startswith("trained:")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from vedliot_aggregator import __version__
-from vedliot_aggregator.schema import check_file, record_files
+from vedliot_aggregator import __version__, scoring
+from vedliot_aggregator.schema import check_file, load_records, record_files
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +44,106 @@ def validate(paths: tuple[Path, ...], as_json: bool, quiet: bool) -> None:
     if not as_json and not quiet:
         click.echo(f"{len(checks) - bad} valid, {bad} invalid", err=True)
     sys.exit(1 if bad else 0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--data-root",
+    "data_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory holding datasets (COCO annotations are looked up below it); repeatable.",
+)
+@click.option("--top1-margin", default=scoring.TOP1_MARGIN, show_default=True, help="Allowed Top-1 drop, points.")
+@click.option("--map-margin", default=scoring.MAP_MARGIN, show_default=True, help="Allowed mAP drop, points.")
+@click.option(
+    "--reference-backend",
+    default=scoring.REFERENCE_BACKEND,
+    show_default=True,
+    help="Backend whose fp32 run is the reference (else the best fp32 run).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run.")
+def accuracy(
+    paths: tuple[Path, ...],
+    data_roots: tuple[Path, ...],
+    top1_margin: float,
+    map_margin: float,
+    reference_backend: str,
+    as_json: bool,
+) -> None:
+    """Score accuracy-mode records and compare each with its model's fp32 reference.
+
+    A drop of more than the margin marks the run "not comparable": its speed is not the
+    speed of the same model (D3.3 §3.1.4).
+    """
+    records, bad = load_records(paths)
+    for check in bad:
+        click.echo(f"{check.path}: skipped, not a valid record: {check.problems[0]}", err=True)
+    annotations = scoring.Annotations(data_roots)
+    scores = [s for path, record in records if (s := scoring.score_record(record, path, annotations))]
+    if not scores:
+        raise click.UsageError(
+            f"no accuracy-mode records under {', '.join(map(str, paths))} "
+            "(make them with: vedliot-runner run ... --dataset KIND:PATH)"
+        )
+    rows = scoring.compare(scores, top1_margin, map_margin, reference_backend)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(_accuracy_json(row)))
+        return
+    _print_accuracy(rows)
+
+
+def _accuracy_json(row: scoring.Compared) -> dict:
+    s = row.score
+    return {
+        "record": str(s.path),
+        "run_id": s.run_id,
+        "status": s.status,
+        "model": s.model,
+        "dataset": s.dataset,
+        "samples": s.samples,
+        "backend": s.backend,
+        "precision": s.precision,
+        "effective_precision": s.effective,
+        "top1": s.top1,
+        "top5": s.top5,
+        "map50": s.map50,
+        "map50_95": s.map50_95,
+        "reference_run_id": row.reference.run_id if row.reference else None,
+        "delta": row.delta,
+        "comparable": row.comparable,
+        "notes": list(row.notes),
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_accuracy(rows: list[scoring.Compared]) -> None:
+    group = None
+    for row in rows:
+        s = row.score
+        if (s.model, s.dataset) != group:
+            group = (s.model, s.dataset)
+            first, second = ("top-1", "top-5") if s.task == "classification" else ("mAP50", "mAP50-95")
+            click.echo(f"\n{s.model} on {s.dataset.split(':')[0]} ({s.samples} samples)")
+            click.echo(f"  {'backend':<12} {'precision':<9} {'ran':<6} {first:>7} {second:>8} {'delta':>7}  verdict")
+        first_value, second_value = (s.top1, s.top5) if s.task == "classification" else (s.map50, s.map50_95)
+        if row.reference is not None and row.reference.run_id == s.run_id:
+            verdict = "reference"
+        elif row.comparable is None:
+            verdict = s.status if s.status != "ok" else "-"
+        else:
+            verdict = "comparable" if row.comparable else "NOT COMPARABLE"
+        delta = "-" if row.delta is None else f"{row.delta:+.2f}"
+        notes = "; ".join(n.removeprefix(f"{verdict}: ") for n in row.notes if not n.startswith("not comparable"))
+        click.echo(
+            f"  {s.backend:<12} {s.precision:<9} {s.effective or '-':<6} {_fmt(first_value):>7} "
+            f"{_fmt(second_value):>8} {delta:>7}  {verdict}" + (f"  ({notes})" if notes else "")
+        )
 
 
 def main() -> None:

@@ -59,10 +59,31 @@ def check_file(path: Path) -> FileCheck:
     return FileCheck(path, tuple(problems(record)))
 
 
+#: files the runner writes next to a record (DIR/<run_id>.<kind>.json), not records themselves
+SIDECAR_SUFFIXES = (".detections.json",)
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIXES)
+
+
 def record_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """JSON files named directly, and every *.json below the directories named (sorted)."""
+    """JSON files named directly, and every *.json below the directories named (sorted), except
+    hidden files (a runner's temp files) and sidecars."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+            yield from sorted(p for p in path.rglob("*.json") if not p.name.startswith(".") and not is_sidecar(p))
         else:
             yield path
+
+
+def load_records(paths: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list[FileCheck]]:
+    """(valid records with their paths, checks of the files that are not valid records)."""
+    records, bad = [], []
+    for path in record_files(paths):
+        check = check_file(path)
+        if check.ok:
+            records.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        else:
+            bad.append(check)
+    return records, bad

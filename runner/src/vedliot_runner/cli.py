@@ -85,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="repeatable"
     )
     run.add_argument(
+        "--dataset",
+        metavar="KIND:PATH",
+        help="accuracy run: imagenet:DIR (ImageNet val layouts or class folders) or coco:DIR (val2017); "
+        "every selected sample once, predictions in the record",
+    )
+    run.add_argument("--limit", type=int, default=0, help="accuracy run: N samples, evenly spread (default: all)")
+    run.add_argument(
+        "--model-info",
+        type=Path,
+        metavar="FILE.json",
+        help="accuracy run of your own model: task, preprocessing, layout (see docs/accuracy.md)",
+    )
+    run.add_argument(
         "--input-shape",
         action="append",
         type=_shape,
@@ -163,6 +176,10 @@ class _ProgressLine:
         done = min(1.0, elapsed / min_seconds if min_seconds > 0 else 1.0, iterations / max(min_iterations, 1))
         if stage == "warmup":
             line = "warming up..."
+        elif stage == "accuracy":
+            line = "accuracy {:6d}/{} samples [{:<20}] {:3.0%}".format(
+                iterations, min_iterations, "#" * int(done * 20), done
+            )
         else:
             line = "timed {:5.1f}s {:6d} it  [{:<20}] {:3.0%}".format(elapsed, iterations, "#" * int(done * 20), done)
         sys.stderr.write("\r" + line + " " * 8)
@@ -181,7 +198,9 @@ def _summary(outcome: RunOutcome) -> Dict[str, object]:
     stats: Dict[str, float] = {}
     if timing is not None and timing.samples_ns and timing.window_start_ns is not None:
         stats = summarize(timing.samples_ns, timing.inferences, timing.window_end_ns - timing.window_start_ns)
+    accuracy = _accuracy_summary(record)
     return {
+        **accuracy,
         "record": str(outcome.path),
         "run_id": record.run_id,
         "status": record.status,
@@ -197,12 +216,49 @@ def _summary(outcome: RunOutcome) -> Dict[str, object]:
     }
 
 
+def _accuracy_summary(record) -> Dict[str, object]:
+    """A first look at an accuracy run (the aggregator scores it against its reference)."""
+    section = record.accuracy
+    if not section:
+        return {}
+    out: Dict[str, object] = {"dataset": section["dataset"]["name"], "samples": section["samples_evaluated"]}
+    predictions = section.get("predictions") or {}
+    if predictions.get("labels"):
+        pairs = list(zip(predictions["labels"], predictions["top5"]))
+        out["top1_percent"] = 100.0 * sum(top[0] == label for label, top in pairs) / len(pairs)
+        out["top5_percent"] = 100.0 * sum(label in top for label, top in pairs) / len(pairs)
+    if "detections" in predictions:
+        out["detections"] = predictions["detections"]
+        out["detections_file"] = predictions["detections_file"]
+    timing = record.timing
+    if timing is not None and timing.preprocess_samples_ns:
+        for key, samples in (
+            ("preprocess_mean_ms", timing.preprocess_samples_ns),
+            ("postprocess_mean_ms", timing.postprocess_samples_ns),
+        ):
+            out[key] = sum(samples) / len(samples) / 1e6
+    return out
+
+
 def _print_summary(summary: Dict[str, object]) -> None:
     print("record: {}".format(summary["record"]))
     print(
         "{status}: {model} on {backend}, {precision_requested} (effective {precision_effective}), "
         "batch {batch_size}, {mode}".format(**summary)
     )
+    if "samples" in summary:
+        scored = ""
+        if "top1_percent" in summary:
+            scored = ": top-1 {top1_percent:.2f}%, top-5 {top5_percent:.2f}%".format(**summary)
+        elif "detections" in summary:
+            scored = ": {detections} detections in {detections_file}".format(**summary)
+        print("  {} samples of {}{}".format(summary["samples"], summary["dataset"], scored))
+        if "mean_ms" in summary and "preprocess_mean_ms" in summary:
+            print(
+                "  per batch: preprocess {preprocess_mean_ms:.3f} ms  inference {mean_ms:.3f} ms  "
+                "postprocess {postprocess_mean_ms:.3f} ms".format(**summary)
+            )
+        return
     if "mean_ms" in summary:
         print(
             "  mean {mean_ms:.3f} ms  median {median_ms:.3f}  p90 {p90_ms:.3f}  p99 {p99_ms:.3f}  "
@@ -231,6 +287,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         input_shapes=dict(args.input_shape),
         zoo=args.zoo,
         ops_per_inference=args.ops_per_inference,
+        dataset=args.dataset,
+        limit=args.limit,
+        model_info=args.model_info,
     )
     progress = _ProgressLine(enabled=not (args.quiet or args.json))
     try:

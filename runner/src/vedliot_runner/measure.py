@@ -63,7 +63,7 @@ class Measurement:
         return len(self.samples_ns)
 
 
-def _warmup(backend: Backend, feeds: Feeds, settings: LoopSettings, stop: StopFlag, out: Measurement) -> None:
+def warmup(backend: Backend, feeds: Feeds, settings: LoopSettings, stop: StopFlag, out: Measurement) -> None:
     if settings.warmup_iterations <= 0 and settings.warmup_seconds <= 0:
         return
     start = time.monotonic_ns()
@@ -170,7 +170,7 @@ def measure(
             stage = "warmup"
             if progress is not None:
                 progress("warmup", 0.0, 0, settings.warmup_seconds, settings.warmup_iterations)
-            _warmup(backend, feeds, settings, stop, out)
+            warmup(backend, feeds, settings, stop, out)
         if not stop.requested:
             stage = "timed"
             timed = _timed_throughput if settings.mode == "throughput" else _timed_latency

@@ -28,7 +28,9 @@ def load_rgb(path: Path):
     except FileNotFoundError:
         raise UsageError("{}: image missing".format(path)) from None
     except OSError as exc:
-        raise UsageError("{}: unreadable image ({})".format(path, exc)) from None
+        # Pillow repeats the path inside its message; once is enough.
+        reason = str(exc).replace(" {!r}".format(str(path)), "").strip() or type(exc).__name__
+        raise UsageError("{}: unreadable image ({})".format(path, reason)) from None
 
 
 def _normalise(pixels: np.ndarray, recipe: Dict[str, Any]) -> np.ndarray:

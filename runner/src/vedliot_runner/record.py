@@ -145,6 +145,9 @@ class Timing:
     samples_ns: List[int] = dataclasses.field(default_factory=list)
     includes_host_device_copies: Optional[bool] = None
     device_synchronized: Optional[bool] = None
+    #: accuracy runs: each batch's preprocessing and post-processing, beside its inference
+    preprocess_samples_ns: Optional[List[int]] = None
+    postprocess_samples_ns: Optional[List[int]] = None
 
 
 @dataclasses.dataclass
@@ -178,7 +181,13 @@ class Record:
         timing = data.get("timing")
         if timing is not None:
             # A window that never opened has no bounds; the schema wants both or neither.
-            for key in ("window_start_ns", "window_end_ns", "window_start_unix_ns"):
+            for key in (
+                "window_start_ns",
+                "window_end_ns",
+                "window_start_unix_ns",
+                "preprocess_samples_ns",
+                "postprocess_samples_ns",
+            ):
                 if timing[key] is None:
                     del timing[key]
         return {"schema": data.pop("schema"), **data}
@@ -200,10 +209,19 @@ def dumps(value: Any, indent: str = "") -> str:
 
 def write_record(record: Record, directory: Path) -> Path:
     """Write DIR/<run_id>.json atomically: a reader sees the whole record or no file at all."""
+    return write_atomic(directory / (record.run_id + ".json"), dumps(record.to_dict()))
+
+
+def sidecar_path(directory: Path, run_id: str, kind: str) -> Path:
+    """DIR/<run_id>.<kind>.json: data too large for the record (detections), written before it."""
+    return directory / "{}.{}.json".format(run_id, kind)
+
+
+def write_atomic(final: Path, text: str) -> Path:
+    """Write `text` (plus a newline) to `final` through a temp file and a rename."""
+    directory = final.parent
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / (record.run_id + ".json")
-    text = dumps(record.to_dict())
-    fd, tmp = tempfile.mkstemp(prefix="." + record.run_id + ".", suffix=".tmp", dir=str(directory))
+    fd, tmp = tempfile.mkstemp(prefix="." + final.stem + ".", suffix=".tmp", dir=str(directory))
     try:
         # mkstemp makes the file private; a record is meant to be read by whoever collects it.
         os.chmod(tmp, 0o644)

@@ -7,6 +7,7 @@ the backend is chosen, every outcome (ok, failed, unsupported, interrupted) is w
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -26,9 +27,11 @@ from vedliot_runner.errors import (
     RuntimeFailure,
     UsageError,
 )
+from vedliot_runner.evaluate import Dataset, DatasetSpec, accuracy_section, evaluate
 from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.interrupt import stop_on_signals
 from vedliot_runner.measure import LoopSettings, Measurement, Progress, StopFlag, measure
+from vedliot_runner.model_info import ModelRecipe, recipe_for
 from vedliot_runner.record import (
     BackendId,
     ErrorInfo,
@@ -43,7 +46,9 @@ from vedliot_runner.record import (
     Timing,
     new_run_id,
     output_dir_problem,
+    sidecar_path,
     utc_now,
+    write_atomic,
     write_record,
 )
 
@@ -76,6 +81,12 @@ class RunRequest:
     zoo: Optional[Path] = None
     #: operations per inference given by the user (overrides the manifest and the counter)
     ops_per_inference: Optional[float] = None
+    #: accuracy mode: "imagenet:PATH" or "coco:PATH", every selected sample once
+    dataset: Optional[str] = None
+    #: accuracy mode: evaluate this many samples, evenly spread (0: all)
+    limit: int = 0
+    #: a user model's preprocessing/task description (a zoo.json model entry's shape)
+    model_info: Optional[Path] = None
 
     @property
     def zoo_name(self) -> Optional[str]:
@@ -133,6 +144,22 @@ def validate(request: RunRequest) -> None:
             raise UsageError("--model {}: no such file".format(request.model))
         if not request.model.is_file():
             raise UsageError("--model {}: not a file".format(request.model))
+    if request.limit < 0:
+        raise UsageError("--limit {}: must be 0 (all samples) or more".format(request.limit))
+    if request.dataset is None and (request.limit or request.model_info is not None):
+        option = "--limit" if request.limit else "--model-info"
+        raise UsageError("{} only applies to accuracy runs: add --dataset imagenet:PATH or coco:PATH".format(option))
+    if request.dataset is not None:
+        DatasetSpec.parse(request.dataset)
+    if request.dataset is not None and request.zoo_name is None and request.model_info is None:
+        raise UsageError(
+            "--dataset with a model file needs --model-info FILE.json (task, preprocessing, layout; "
+            "see docs/accuracy.md), or use a zoo:NAME model"
+        )
+    if request.model_info is not None and not request.model_info.is_file():
+        raise UsageError("--model-info {}: no such file".format(request.model_info))
+    if request.dataset is not None and request.mode == "throughput":
+        raise UsageError("--mode throughput: accuracy runs (--dataset) evaluate one batch at a time; drop --mode")
     problem = output_dir_problem(request.output)
     if problem:
         raise UsageError("--output {}: cannot write records there ({})".format(request.output, problem))
@@ -216,6 +243,10 @@ def _ops(request: RunRequest, path: Path, zoo: Optional[ZooModel]) -> Optional[O
 def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Optional[StopFlag] = None) -> RunOutcome:
     validate(request)
     zoo = resolve_zoo(request)
+    accuracy: Optional[AccuracyJob] = None
+    if request.dataset is not None:
+        spec = DatasetSpec.parse(request.dataset)
+        accuracy = AccuracyJob(spec, spec.load(request.limit))
     path = zoo.path if zoo is not None else request.model
     started_at = utc_now()
     stop = stop or StopFlag()
@@ -230,7 +261,7 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
     )
     config = RunConfig(
         batch_size=request.batch_size,
-        mode=request.mode,
+        mode="accuracy" if accuracy is not None else request.mode,
         warmup_iterations=request.warmup_iterations,
         warmup_seconds=request.warmup_seconds,
         min_iterations=request.min_iterations,
@@ -254,6 +285,12 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
         precision=Precision(requested=request.precision),
         config=config,
     )
+
+    if accuracy is not None:
+        # Said up front so that a run that fails before its first sample still names its data.
+        record.accuracy = accuracy_section(accuracy.dataset, accuracy.spec, None, None, None)
+        if zoo is not None:
+            record.accuracy["task"] = zoo.entry.get("task")
 
     def finish(exit_code: int, error: Optional[BaseException] = None, stage: str = "setup") -> RunOutcome:
         message = None
@@ -283,10 +320,17 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
     )
     backend = cls(settings)  # UsageError: bad option, no record
     with stop_on_signals(stop):
-        return _run_loaded(request, path, zoo, record, backend, finish, progress, stop)
+        return _run_loaded(request, path, zoo, record, backend, finish, progress, stop, accuracy)
 
 
-def _run_loaded(request, path, zoo, record, backend, finish, progress, stop) -> RunOutcome:
+@dataclasses.dataclass
+class AccuracyJob:
+    spec: DatasetSpec
+    dataset: Dataset
+    recipe: Optional[ModelRecipe] = None
+
+
+def _run_loaded(request, path, zoo, record, backend, finish, progress, stop, accuracy) -> RunOutcome:
     record.software.backend = BackendId(backend.name, backend.version())
     record.software.packages.update(backend.packages())
     try:
@@ -307,12 +351,20 @@ def _run_loaded(request, path, zoo, record, backend, finish, progress, stop) -> 
         record.config.requests_in_flight = (
             request.requests_in_flight or backend.default_requests_in_flight() if request.mode == "throughput" else 1
         )
-        feeds = synthetic_inputs(record.model.inputs, request.batch_size, request.seed, request.input_shapes)
-        record.config.input_shapes = {name: list(array.shape) for name, array in feeds.items()}
+        if accuracy is not None:
+            accuracy.recipe = recipe_for(
+                record.model.inputs, zoo.entry if zoo else None, zoo.file if zoo else None, request.model_info
+            )
+            record.model.task = accuracy.recipe.task
+        else:
+            feeds = synthetic_inputs(record.model.inputs, request.batch_size, request.seed, request.input_shapes)
+            record.config.input_shapes = {name: list(array.shape) for name, array in feeds.items()}
     except BenchError as exc:
         record.status = exc.status
         backend.close()
         return finish(exc.exit_code, exc, stage="load")
+    if accuracy is not None:
+        return _run_accuracy(request, record, backend, finish, progress, stop, accuracy, load_ns)
 
     settings = LoopSettings(
         mode=request.mode,
@@ -340,3 +392,54 @@ def _run_loaded(request, path, zoo, record, backend, finish, progress, stop) -> 
         )
         return finish(EXIT_INTERRUPTED, Interrupted(reason), stage=result.stopped_in or "timed")
     return finish(EXIT_OK)
+
+
+def _run_accuracy(request, record, backend, finish, progress, stop, job: AccuracyJob, load_ns: int) -> RunOutcome:
+    loop = LoopSettings(
+        mode="latency",
+        batch_size=request.batch_size,
+        warmup_iterations=request.warmup_iterations,
+        warmup_seconds=request.warmup_seconds,
+        min_iterations=1,
+        min_seconds=0.0,
+    )
+    result = evaluate(
+        backend, record.model.inputs[0], record.model.outputs, job.recipe, job.dataset, loop, stop, progress
+    )
+    backend.close()
+    m = result.timing
+    batches = len(m.samples_ns)
+    # Every sample once: the pass's size, not a time or iteration floor, decides its length.
+    record.config.min_iterations = max(1, -(-_sample_count(job) // request.batch_size))
+    record.config.min_seconds = 0.0
+    if result.input_shape is not None:
+        record.config.input_shapes = {record.model.inputs[0].name: result.input_shape}
+    record.timing = _timing(m, load_ns, request.batch_size, backend)
+    record.timing.inferences = result.samples_done if batches else 0
+    record.timing.preprocess_samples_ns = result.preprocess_ns
+    record.timing.postprocess_samples_ns = result.postprocess_ns
+    sidecar = None
+    if job.recipe.task == "detection":
+        path = sidecar_path(request.output, record.run_id, "detections")
+        write_atomic(path, json.dumps(result.detections, separators=(",", ":")))
+        sidecar = {"detections_file": path.name, "detections": len(result.detections), "sha256": sha256_of(path)}
+    record.accuracy = accuracy_section(job.dataset, job.spec, job.recipe, result, sidecar)
+    if m.error is not None:
+        record.status = "failed"
+        error = m.error
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        code = error.exit_code if isinstance(error, BenchError) else RuntimeFailure.exit_code
+        outcome = finish(code, error, stage=m.stopped_in or "timed")
+        outcome.message = "{} after {} samples: {}".format(m.stopped_in, result.samples_done, first_line)
+        return outcome
+    if m.interrupted:
+        record.status = "interrupted"
+        reason = "stopped by {} after {} of {} samples".format(
+            stop.reason or "a signal", result.samples_done, _sample_count(job)
+        )
+        return finish(EXIT_INTERRUPTED, Interrupted(reason), stage=m.stopped_in or "timed")
+    return finish(EXIT_OK)
+
+
+def _sample_count(job: AccuracyJob) -> int:
+    return len(job.dataset.samples) if job.recipe.task == "classification" else len(job.dataset.images)

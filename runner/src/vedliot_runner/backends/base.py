@@ -77,6 +77,16 @@ class Backend:
         """The options in force after defaults were applied, for the record."""
         return dict(self.raw_options)
 
+    # -- real data (accuracy runs) -------------------------------------------------------------
+    def encode_input(self, name: str, array: np.ndarray, dtype: str) -> np.ndarray:
+        """Preprocessed float32 data -> what input `name` (declared `dtype`) takes. Backends of
+        integer models override it to quantize with the tensor's own scale and zero point."""
+        return array.astype(dtype, copy=False)
+
+    def decode_output(self, index: int, array: np.ndarray) -> np.ndarray:
+        """Output `index` as predict() returned it -> float32 for post-processing."""
+        return array.astype(np.float32, copy=False)
+
     # -- inference ----------------------------------------------------------------------------
     def predict(self, feeds: Feeds) -> List[np.ndarray]:
         raise NotImplementedError

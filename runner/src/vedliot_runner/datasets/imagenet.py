@@ -8,12 +8,17 @@
 - a flat folder with the devkit's ILSVRC2012_validation_ground_truth.txt (one ILSVRC2012_ID per
   image, in file-name order): labels are ID - 1, the devkit's order, which is NOT the sorted-WNID
   order most models use; the dataset identity says `label_order: devkit` so nobody mistakes it.
+
+The same reader takes any class-folder dataset; a dataset.json there ({"name": ..., "split": ...})
+gives its name in records, else it is called imagenet/val.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -25,6 +30,9 @@ IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 SOLUTION = "LOC_val_solution.csv"
 SYNSETS = "LOC_synset_mapping.txt"
+#: a dataset.json next to the class folders names a set that is not ImageNet (the digits demo set)
+META = "dataset.json"
+LABEL_ORDERS = {"folders": "sorted_folder_names", "loc_csv": "synset_mapping", "devkit": "devkit"}
 
 
 @dataclasses.dataclass
@@ -43,12 +51,21 @@ class ClassificationSet:
             "name": self.name,
             "split": self.split,
             "layout": self.label_order,
-            "label_order": "devkit" if self.label_order == "devkit" else "sorted_wnid",
+            "label_order": LABEL_ORDERS[self.label_order],
             "samples": len(self.samples),
             "total": self.total,
             "annotation": self.annotation.name if self.annotation else None,
             "annotation_sha256": sha256_of(self.annotation) if self.annotation else None,
+            # Two records are scored on the same data only if this matches: it covers the folder
+            # layout (no annotation file) and --limit subsets.
+            "samples_sha256": hashlib.sha256(
+                "".join("{}\t{}\n".format(self.sample_id(p), label) for p, label in self.samples).encode()
+            ).hexdigest(),
         }
+
+    def sample_id(self, path: Path) -> str:
+        """The sample's path relative to the dataset root, with forward slashes."""
+        return path.relative_to(self.root).as_posix()
 
 
 def _images(directory: Path) -> List[Path]:
@@ -64,7 +81,19 @@ def load(root: Path, limit: int = 0) -> ClassificationSet:
         samples, order, annotation = _kaggle(root)
     else:
         samples, order, annotation = _folders(root)
-    return ClassificationSet("imagenet", "val", root, spread_subset(samples, limit), order, annotation, len(samples))
+    name, split = _name_and_split(root)
+    return ClassificationSet(name, split, root, spread_subset(samples, limit), order, annotation, len(samples))
+
+
+def _name_and_split(root: Path) -> Tuple[str, str]:
+    path = root / META
+    if not path.is_file():
+        return "imagenet", "val"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return str(meta["name"]), str(meta.get("split", "val"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError("{}: expected a JSON object with 'name' and 'split' ({})".format(path, exc)) from None
 
 
 def _devkit(root: Path):

@@ -126,3 +126,30 @@ def coco_results(image_id: int, boxes: np.ndarray, scores: np.ndarray, classes: 
         }
         for b, s, c in zip(boxes, scores, classes)
     ]
+
+
+def detect(
+    outputs: Sequence[np.ndarray],
+    info: Dict,
+    input_size: int,
+    originals: Sequence[Tuple[int, int]],
+    image_ids: Sequence[int],
+    conf_threshold: float = 0.005,
+    iou_threshold: float = 0.45,
+    max_detections: int = 100,
+    max_candidates: int = 3000,
+) -> List[Dict]:
+    """The whole chain for a batch: decode, keep the `max_candidates` best per image (an untrained
+    or badly quantized net scores thousands of boxes; NMS over all of them would dominate the
+    post-processing time), class-wise NMS, boxes to each original (width, height), COCO entries.
+    Thresholds default to darknet's `detector map` (0.005, NMS 0.45) and COCO's 100 per image."""
+    results: List[Dict] = []
+    decoded = decode(outputs, info, input_size, conf_threshold)
+    for (boxes, scores, classes), (width, height), image_id in zip(decoded, originals, image_ids):
+        if scores.size > max_candidates:
+            best = np.argpartition(-scores, max_candidates - 1)[:max_candidates]
+            boxes, scores, classes = boxes[best], scores[best], classes[best]
+        keep = nms(boxes, scores, classes, iou_threshold, max_detections)
+        boxes = to_original(boxes[keep], width, height, input_size)
+        results.extend(coco_results(image_id, boxes, scores[keep], classes[keep]))
+    return results

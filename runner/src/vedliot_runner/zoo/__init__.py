@@ -7,16 +7,18 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Dict
 
-from vedliot_runner.zoo import mobilenetv2, mobilenetv3_small, resnet50, tinycnn, yolov4
+from vedliot_runner.zoo import digits, mobilenetv2, mobilenetv3_small, resnet50, tinycnn, yolov4
 
 #: the seed's model set (D3.3 §3.1.2.1) plus MobileNetV2 (the DPU's substitute)
 MODELS: Dict[str, ModuleType] = {m.NAME: m for m in (resnet50, mobilenetv3_small, yolov4, mobilenetv2)}
-#: models for tests and harness measurements, buildable by name but not part of the default set
-EXTRA_MODELS: Dict[str, ModuleType] = {tinycnn.NAME: tinycnn}
+#: models for tests, harness measurements and the demo's accuracy runs (digits: trained at build
+#: time), buildable by name but not part of the default set
+EXTRA_MODELS: Dict[str, ModuleType] = {tinycnn.NAME: tinycnn, digits.NAME: digits}
 
 
 def build_onnx(module: ModuleType, seed: int = 0, image_size: int = 0):
-    """The fp32 onnx.ModelProto of a model definition module."""
+    """The fp32 onnx.ModelProto of a model definition module, with the zoo's seeded random
+    weights (for a trained model such as digits: its architecture, untrained)."""
     from vedliot_runner.zoo.graph import GraphBuilder
     from vedliot_runner.zoo.weights import WeightSource
 

@@ -7,6 +7,7 @@ same arguments does no work. Layout: DIR/<model>/<model>_<precision>.<onnx|tflit
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -18,14 +19,14 @@ import numpy as np
 from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
 from vedliot_runner.zoo import EXTRA_MODELS, MODELS, manifest
-from vedliot_runner.zoo.weights import HeadAdjust
+from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
 #: bump when a definition or recipe changes what a file holds: every cached file is rebuilt
 ZOO_VERSION = 1
 FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: models TFLite files are built for (YoloV4 is ONNX only: no target of the report ran it as TFLite)
-TFLITE_MODELS = ("resnet50", "mobilenetv3_small", "mobilenetv2", "tinycnn")
+TFLITE_MODELS = ("resnet50", "mobilenetv3_small", "mobilenetv2", "tinycnn", "digits")
 CALIBRATION_SAMPLES = 16
 
 Log = Callable[[str], None]
@@ -186,9 +187,11 @@ def build(
     built = 0
     for name in models:
         module = known[name]
-        cal = Calibration(module, seed, calibration.get(name))
         model_dir = output / name
         model_dir.mkdir(exist_ok=True)
+        # Trained models (digits) bring their weights, real calibration data and a dataset.
+        prepared = module.prepare(model_dir, output, seed, log) if hasattr(module, "prepare") else None
+        cal = Calibration(module, seed, calibration.get(name) or (prepared.calibration if prepared else None))
         entry = current["models"].get(name)
         wanted = [(fmt, precision) for (n, fmt, precision) in jobs if n == name]
         # fp32 ONNX is the source of every other file and of the op count.
@@ -205,6 +208,8 @@ def build(
                 "precision": precision,
                 "calibration": cal.identity if precision == "int8" else None,
             }
+            if prepared is not None:
+                recipe["weights"] = prepared.identity
             suffix = ".onnx" if fmt == "onnx" else ".tflite"
             path = model_dir / "{}_{}{}".format(name, precision, suffix)
             existing = manifest.find_file(entry, fmt, precision) if entry else None
@@ -219,14 +224,21 @@ def build(
                     log("{}: cached".format(step))
                 continue
             t0 = time.monotonic()
-            if head is None and module.TASK == "classification":
-                head = _load_or_compute_head(module, seed, model_dir)
+            if prepared is not None:
+                weights: Callable[[], object] = prepared.weights
+            else:
+                if head is None and module.TASK == "classification":
+                    head = _load_or_compute_head(module, seed, model_dir)
+                weights = functools.partial(WeightSource, seed, head)
             tmp = path.with_name("." + path.name + ".tmp")
-            _build_one(module, seed, head, fmt, precision, cal, model_dir, tmp)
+            _build_one(module, weights, fmt, precision, cal, model_dir, tmp)
             tmp.replace(path)
             if fmt == "onnx" and precision == "fp32":
                 entry = _model_entry(module, path)
                 entry["files"] = [f for f in (current["models"].get(name) or {}).get("files", [])]
+                if prepared is not None:
+                    entry["dataset"] = {"kind": "imagenet", "path": prepared.dataset}
+                    entry["holdout_top1"] = round(prepared.holdout_top1, 2)
             layout = "NCHW" if fmt == "onnx" else "NHWC"
             record = {
                 "format": fmt,
@@ -263,20 +275,19 @@ def _load_or_compute_head(module: ModuleType, seed: int, model_dir: Path) -> Hea
     return head
 
 
-def _build_one(module, seed, head, fmt: str, precision: str, cal: Calibration, model_dir: Path, tmp: Path) -> None:
+def _build_one(module, weights, fmt: str, precision: str, cal: Calibration, model_dir: Path, tmp: Path) -> None:
     import onnx
 
     from vedliot_runner.zoo.graph import GraphBuilder
-    from vedliot_runner.zoo.weights import WeightSource
 
     if fmt == "tflite":
         from vedliot_runner.zoo import tflite
 
-        tmp.write_bytes(tflite.convert(module, seed, head, precision, cal.batches))
+        tmp.write_bytes(tflite.convert(module, weights, precision, cal.batches))
         return
     fp32_path = model_dir / "{}_fp32.onnx".format(module.NAME)
     if precision == "fp32":
-        g = GraphBuilder(module.NAME, WeightSource(seed, head))
+        g = GraphBuilder(module.NAME, weights())
         module.define(g, module.IMAGE_SIZE)
         onnx.save(g.model(module.output_shapes()), str(tmp))
     elif precision == "fp16":

@@ -1,6 +1,7 @@
 """The TensorFlow builder: the same layer methods as graph.GraphBuilder, on NHWC tf tensors, for
 the TFLite variants. Used inside a tf.function trace; weights come from the same WeightSource in
-the same order, so a model's TFLite file holds the weights of its ONNX file."""
+the same order, so a model's TFLite file holds the weights of its ONNX file. Weights may be numpy
+arrays (constants folded by the converter) or tf.Variables (training the digits model)."""
 
 from __future__ import annotations
 
@@ -39,17 +40,17 @@ class TFBuilder(Activations):
         if stride != 1:
             x = self._pad(x, kernel // 2)
         if groups == 1:
-            y = tf.nn.conv2d(x, tf.constant(weight.transpose(2, 3, 1, 0)), strides=stride, padding=padding)
+            y = tf.nn.conv2d(x, tf.transpose(weight, [2, 3, 1, 0]), strides=stride, padding=padding)
         elif groups == cin == cout:
-            kernel_hwc1 = weight[:, 0].transpose(1, 2, 0)[..., None]
-            y = tf.nn.depthwise_conv2d(x, tf.constant(kernel_hwc1), strides=[1, stride, stride, 1], padding=padding)
+            kernel_hwc1 = tf.transpose(weight[:, 0], [1, 2, 0])[..., None]
+            y = tf.nn.depthwise_conv2d(x, kernel_hwc1, strides=[1, stride, stride, 1], padding=padding)
         else:
             raise ValueError("grouped convolution other than depthwise is not built for TFLite")
-        return tf.nn.bias_add(y, tf.constant(bias)) if bias is not None else y
+        return tf.nn.bias_add(y, bias) if bias is not None else y
 
     def dense(self, x, cin: int, cout: int):
         weight, bias = self.weights.dense(cin, cout)
-        return self.tf.matmul(x, self.tf.constant(weight.T)) + self.tf.constant(bias)
+        return self.tf.matmul(x, self.tf.transpose(weight)) + bias
 
     def relu(self, x):
         return self.tf.nn.relu(x)

@@ -11,24 +11,24 @@ from typing import Callable, Iterator
 import numpy as np
 
 from vedliot_runner.quiet import native_output_captured
-from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
+from vedliot_runner.zoo.weights import WeightSource
 
 
-def _quiet_tensorflow() -> None:
+def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def convert(
     module: ModuleType,
-    seed: int,
-    head: HeadAdjust | None,
+    weights: Callable[[], WeightSource],
     precision: str,
     calibration: Callable[[], Iterator[np.ndarray]],
 ) -> bytes:
-    """The .tflite bytes of `module` at `precision` (fp32, fp16 or int8).
-    `calibration` yields NCHW float32 batches (the ONNX layout); they are transposed here."""
-    _quiet_tensorflow()
+    """The .tflite bytes of `module` at `precision` (fp32, fp16 or int8). `weights` makes a fresh
+    weight source (the one the ONNX file was built from); `calibration` yields NCHW float32
+    batches (the ONNX layout), transposed here."""
+    quiet_tensorflow()
     import tensorflow as tf
 
     from vedliot_runner.zoo.tfgraph import TFBuilder
@@ -39,7 +39,7 @@ def convert(
     class Model(tf.Module):
         @tf.function(input_signature=[spec])
         def serve(self, image):
-            g = TFBuilder(module.NAME, WeightSource(seed, head), image)
+            g = TFBuilder(module.NAME, weights(), image)
             module.define(g, size)
             return g.outputs
 
