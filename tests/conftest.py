@@ -44,6 +44,16 @@ def zoo_dir() -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def digits_zoo() -> Path:
+    """The trained digits model and its held-out set, built into .cache/zoo (cached after once)."""
+    from vedliot_runner.zoo import build as zoo_build
+
+    directory = REPO / ".cache" / "zoo"
+    zoo_build.build(directory, models=["digits"], log=lambda _line: None)
+    return directory
+
+
 def assert_valid_records(directory: Path) -> list[dict]:
     """Every record in `directory` must satisfy the contract; returns them."""
     records = []

@@ -15,19 +15,8 @@ from vedliot_aggregator.cli import cli
 from vedliot_aggregator.scoring import Score, compare
 
 import models
-from conftest import REPO
 
 FAST = ["--warmup-iterations", "1", "--warmup-seconds", "0"]
-
-
-@pytest.fixture(scope="session")
-def digits_zoo() -> Path:
-    """The trained digits model and its held-out set, built into .cache/zoo (cached after once)."""
-    from vedliot_runner.zoo import build as zoo_build
-
-    directory = REPO / ".cache" / "zoo"
-    zoo_build.build(directory, models=["digits"], log=lambda _line: None)
-    return directory
 
 
 def _aggregate(*args: str) -> list[dict]:

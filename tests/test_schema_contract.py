@@ -144,3 +144,31 @@ def test_accuracy_section_is_checked(good_record, change, where):
     assert problems(record) == []
     change(record["accuracy"])
     assert any(p.startswith(f"at {where}") for p in problems(record))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p.update(source="multimeter"),
+        lambda p: p.update(kind="current"),
+        lambda p: p["samples"].pop("t_ns"),
+        lambda p: p["samples"]["values"].update(package=["1.0"]),
+        lambda p: p["errors"].append({"message": "no time"}),
+    ],
+)
+def test_power_section_is_checked(good_record, change):
+    record = copy.deepcopy(good_record)
+    record["power"] = {
+        "source": "rapl",
+        "kind": "energy",
+        "unit": "J",
+        "rails": ["package"],
+        "summed": ["package"],
+        "samples": {"t_ns": [1, 2], "values": {"package": [0.0, 1.5]}},
+        "idle": None,
+        "errors": [],
+        "validity": {"samples": 2},
+    }
+    assert problems(record) == []
+    change(record["power"])
+    assert any(p.startswith("at power") for p in problems(record))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vedliot_aggregator import __version__, scoring
+from vedliot_aggregator import power as power_metrics
 from vedliot_aggregator.schema import check_file, load_records, record_files
 
 
@@ -144,6 +145,46 @@ def _print_accuracy(rows: list[scoring.Compared]) -> None:
             f"  {s.backend:<12} {s.precision:<9} {s.effective or '-':<6} {_fmt(first_value):>7} "
             f"{_fmt(second_value):>8} {delta:>7}  {verdict}" + (f"  ({notes})" if notes else "")
         )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--meter-log",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="External meter's log (timestamp,watts CSV or PTDaemon) for records made with --power external.",
+)
+@click.option("--clock-offset", type=float, help="Meter clock minus host clock, s (default: the run's offset_s).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run.")
+def power(paths: tuple[Path, ...], meter_log: Path | None, clock_offset: float | None, as_json: bool) -> None:
+    """Power, idle power, energy per inference and GOPS/W of records made with --power."""
+    records, bad = load_records(paths)
+    for check in bad:
+        click.echo(f"{check.path}: skipped, not a valid record: {check.problems[0]}", err=True)
+    rows = []
+    for path, record in records:
+        try:
+            result = power_metrics.compute(record, meter_log, clock_offset)
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if result is None:
+            continue
+        rows.append((path, record, power_metrics.run_metrics(record, result)))
+    if not rows:
+        raise click.UsageError(f"no records with power samples under {', '.join(map(str, paths))} (run with --power)")
+    for path, record, metrics in rows:
+        if as_json:
+            click.echo(json.dumps({"record": str(path), "run_id": record["run_id"], **metrics}))
+            continue
+        click.echo(
+            f"{record['model']['name']} {record['software']['backend']['name']} {record['precision']['requested']} "
+            f"batch {record['config']['batch_size']} [{record['power']['source']}]: "
+            f"power {_fmt(metrics['power_w'])} W, idle {_fmt(metrics['idle_power_w'])} W, "
+            f"energy {_fmt(metrics['energy_per_inference_mj'])} mJ/inference, "
+            f"{_fmt(metrics['gops'])} GOPS, {_fmt(metrics['gops_per_w'])} GOPS/W"
+        )
+        for warning in metrics["warnings"]:
+            click.echo(f"  warning: {warning}")
 
 
 def main() -> None:

@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=D0,D1,...",
         help="shape for an input with symbolic dimensions besides the batch (repeatable)",
     )
+    _add_power_flags(run)
     _add_output_flags(run)
 
     suite = sub.add_parser("suite", help="run a target's default matrix (models x precisions x batch 1/8)")
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument(
         "--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="repeatable"
     )
+    _add_power_flags(suite)
     _add_output_flags(suite)
 
     info = sub.add_parser("info", help="list the backends importable here and the host facts")
@@ -155,6 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
     zoo_list.add_argument("--json", action="store_true", help="print the manifest")
     return parser
+
+
+def _add_power_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--power",
+        metavar="SOURCE[:K=V,...]",
+        help="sample power during the run: rapl, nvml, tegrastats, hailo, recs, external or none; options "
+        "after a colon, e.g. rapl:root=/sys/class/powercap,interval_ms=50 (see docs/power.md)",
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=5.0, help="idle power measured first on the same source (default 5)"
+    )
+    parser.add_argument(
+        "--min-power-seconds",
+        type=float,
+        help="with --power, the timed window lasts at least this long (default: 5 sampling intervals and "
+        "twice the sensor's averaging period)",
+    )
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -290,6 +310,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         limit=args.limit,
         model_info=args.model_info,
+        power=args.power,
+        idle_seconds=args.idle_seconds,
+        min_power_seconds=args.min_power_seconds,
     )
     progress = _ProgressLine(enabled=not (args.quiet or args.json))
     try:
@@ -343,6 +366,9 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         loop=loop,
         threads=args.threads,
         backend_options=dict(args.backend_option),
+        power=args.power,
+        idle_seconds=args.idle_seconds,
+        min_power_seconds=args.min_power_seconds,
         log=log,
         progress=progress,
     )

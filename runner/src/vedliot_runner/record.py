@@ -127,6 +127,10 @@ class RunConfig:
     seed: Optional[int] = None
     input_shapes: Dict[str, List[int]] = dataclasses.field(default_factory=dict)
     backend_options: Dict[str, Scalar] = dataclasses.field(default_factory=dict)
+    #: the --power spec, the idle period before the run and the window floor it imposed
+    power: Optional[str] = None
+    idle_seconds: Optional[float] = None
+    min_power_seconds: Optional[float] = None
 
 
 @dataclasses.dataclass

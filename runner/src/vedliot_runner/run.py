@@ -32,6 +32,7 @@ from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.interrupt import stop_on_signals
 from vedliot_runner.measure import LoopSettings, Measurement, Progress, StopFlag, measure
 from vedliot_runner.model_info import ModelRecipe, recipe_for
+from vedliot_runner.power import sampler_for
 from vedliot_runner.record import (
     BackendId,
     ErrorInfo,
@@ -87,6 +88,12 @@ class RunRequest:
     limit: int = 0
     #: a user model's preprocessing/task description (a zoo.json model entry's shape)
     model_info: Optional[Path] = None
+    #: power source "SOURCE[:key=value,...]" sampled from the idle period to the window's end
+    power: Optional[str] = None
+    #: idle period measured on the power source before the model loads
+    idle_seconds: float = 5.0
+    #: the timed window lasts at least this long when power is sampled (default: per source)
+    min_power_seconds: Optional[float] = None
 
     @property
     def zoo_name(self) -> Optional[str]:
@@ -144,6 +151,10 @@ def validate(request: RunRequest) -> None:
             raise UsageError("--model {}: no such file".format(request.model))
         if not request.model.is_file():
             raise UsageError("--model {}: not a file".format(request.model))
+    for name in ("idle_seconds", "min_power_seconds"):
+        value = getattr(request, name)
+        if value is not None and value < 0:
+            raise UsageError("--{} {}: must not be negative".format(name.replace("_", "-"), value))
     if request.limit < 0:
         raise UsageError("--limit {}: must be 0 (all samples) or more".format(request.limit))
     if request.dataset is None and (request.limit or request.model_info is not None):
@@ -243,6 +254,7 @@ def _ops(request: RunRequest, path: Path, zoo: Optional[ZooModel]) -> Optional[O
 def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Optional[StopFlag] = None) -> RunOutcome:
     validate(request)
     zoo = resolve_zoo(request)
+    sampler = sampler_for(request.power)  # UsageError: unknown source or option
     accuracy: Optional[AccuracyJob] = None
     if request.dataset is not None:
         spec = DatasetSpec.parse(request.dataset)
@@ -270,6 +282,8 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
         requests_in_flight=request.requests_in_flight,
         seed=request.seed,
         backend_options=dict(request.backend_options),
+        power=request.power if sampler is not None else None,
+        idle_seconds=request.idle_seconds if sampler is not None else None,
     )
     record = Record(
         run_id=new_run_id(),
@@ -297,6 +311,13 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
         if error is not None:
             message = str(error)
             record.error = ErrorInfo(type=type(error).__name__, message=message, stage=stage)
+        if sampler is not None and sampler.started:
+            sampler.stop()
+            timing = record.timing
+            window = None
+            if timing is not None and timing.window_start_ns is not None and timing.iterations:
+                window = (timing.window_start_ns, timing.window_end_ns)
+            record.power = sampler.to_record(window)
         record.finished_at = utc_now()
         record.memory = Memory(peak_rss_bytes=hostinfo.peak_rss_bytes())
         return RunOutcome(
@@ -320,6 +341,10 @@ def execute(request: RunRequest, progress: Optional[Progress] = None, stop: Opti
     )
     backend = cls(settings)  # UsageError: bad option, no record
     with stop_on_signals(stop):
+        if sampler is not None:
+            sampler.start()  # UsageError: the sensor cannot be read, no record
+            record.config.min_power_seconds = sampler.window_floor_s(request.min_power_seconds)
+            sampler.measure_idle(request.idle_seconds, lambda: stop.requested)
         return _run_loaded(request, path, zoo, record, backend, finish, progress, stop, accuracy)
 
 
@@ -372,7 +397,8 @@ def _run_loaded(request, path, zoo, record, backend, finish, progress, stop, acc
         warmup_iterations=request.warmup_iterations,
         warmup_seconds=request.warmup_seconds,
         min_iterations=request.min_iterations,
-        min_seconds=request.min_seconds,
+        # A power sensor needs a long enough window (NVML averages over 1 s, RECS reads at 1 Hz).
+        min_seconds=max(request.min_seconds, record.config.min_power_seconds or 0.0),
         requests_in_flight=record.config.requests_in_flight,
     )
     result = measure(backend, feeds, settings, stop, progress)

@@ -79,6 +79,9 @@ def run_suite(
     loop: Optional[LoopDefaults] = None,
     threads: Optional[int] = None,
     backend_options: Optional[Dict[str, str]] = None,
+    power: Optional[str] = None,
+    idle_seconds: float = 5.0,
+    min_power_seconds: Optional[float] = None,
     log: Callable[[str], None] = print,
     progress: Optional[Progress] = None,
 ) -> Tuple[int, List[SuiteRun]]:
@@ -114,6 +117,9 @@ def run_suite(
             target=target,
             backend_options=options,
             zoo=zoo,
+            power=power,
+            idle_seconds=idle_seconds,
+            min_power_seconds=min_power_seconds,
         )
         try:
             outcome = execute(request, progress=progress, stop=stop)

@@ -1,0 +1,252 @@
+"""Power metrics of a record (DESIGN.md, D3.3 §3.1.3), from the raw samples the runner stored:
+
+- power: time-weighted mean of the summed rails over the timed window. Energy counters (RAPL,
+  NVML's total energy) are interpolated at the window's two ends and differentiated; power
+  readings are integrated piecewise-linearly, the window's ends taking interpolated values.
+- idle power: the same over the idle period measured before the model loaded; dynamic = power - idle.
+- energy per inference = power x window / inferences; GOPS/W = GOPS / power.
+- validity: the share of the window covered by samples (a reading covers half an interval on
+  each side; a counter covers the span between the readings around it), the samples in the
+  window, sensor errors, a window shorter than the sensor's own averaging period.
+
+External meters (`--power external`) store no samples: their log (a simple `timestamp,watts`
+CSV, or PTDaemon rows) is merged here by wall-clock time, with the clock offset of the run's
+options or the one given.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: a window less covered than this gets a warning
+MIN_COVERAGE = 0.9
+
+
+@dataclass(frozen=True)
+class Series:
+    """Summed readings on one clock: seconds, and joules (energy) or watts (power)."""
+
+    t: np.ndarray
+    value: np.ndarray
+    kind: str
+    interval_s: float
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    power_w: float | None
+    idle_power_w: float | None
+    coverage: float
+    samples_in_window: int
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def dynamic_power_w(self) -> float | None:
+        if self.power_w is None or self.idle_power_w is None:
+            return None
+        return self.power_w - self.idle_power_w
+
+
+def _series(power: dict[str, Any]) -> Series:
+    samples = power["samples"]
+    t = np.asarray(samples["t_ns"], dtype=np.float64) / 1e9
+    columns = [samples["values"][rail] for rail in power["summed"]]
+    if not columns or not len(t):
+        return Series(np.zeros(0), np.zeros(0), power["kind"], power.get("interval_ms", 100) / 1e3)
+    matrix = np.asarray([[np.nan if v is None else v for v in column] for column in columns], dtype=np.float64)
+    total = matrix.sum(axis=0)
+    keep = np.isfinite(total)  # a reading missing one summed rail is dropped, not counted as 0 W
+    return Series(t[keep], total[keep], power["kind"], power.get("interval_ms", 100) / 1e3)
+
+
+def _mean_power(series: Series, start: float, end: float) -> tuple[float | None, float]:
+    """(mean watts over [start, end], covered share of it)."""
+    t, v = series.t, series.value
+    length = end - start
+    if length <= 0 or not len(t):
+        return None, 0.0
+    if series.kind == "energy":
+        if len(t) < 2:
+            return None, 0.0
+        lo, hi = max(start, t[0]), min(end, t[-1])
+        if hi <= lo:
+            return None, 0.0
+        joules = np.interp(hi, t, v) - np.interp(lo, t, v)
+        return float(joules / (hi - lo)), float((hi - lo) / length)
+    half = series.interval_s / 2
+    covered = _covered(t, half, start, end) / length
+    inside = (t > start) & (t < end)
+    if not inside.any() and covered == 0:
+        return None, 0.0
+    points_t = np.concatenate([[start], t[inside], [end]])
+    points_v = np.concatenate([[np.interp(start, t, v)], v[inside], [np.interp(end, t, v)]])
+    area = float(np.sum((points_v[1:] + points_v[:-1]) / 2 * np.diff(points_t)))
+    return area / length, float(covered)
+
+
+def _covered(t: np.ndarray, half: float, start: float, end: float) -> float:
+    """Length of [start, end] within `half` of some reading."""
+    total, reach = 0.0, start
+    for centre in t[(t >= start - half) & (t <= end + half)]:
+        lo, hi = max(centre - half, reach), min(centre + half, end)
+        if hi > lo:
+            total += hi - lo
+            reach = hi
+    return total
+
+
+def window_of(record: dict[str, Any]) -> tuple[float, float] | None:
+    timing = record.get("timing") or {}
+    if timing.get("window_start_ns") is None or not timing.get("iterations"):
+        return None
+    return timing["window_start_ns"] / 1e9, timing["window_end_ns"] / 1e9
+
+
+def compute(
+    record: dict[str, Any], meter_log: Path | None = None, clock_offset_s: float | None = None
+) -> PowerResult | None:
+    """Power of a record (None when it has no power section)."""
+    power = record.get("power")
+    if not power:
+        return None
+    window = window_of(record)
+    warnings: list[str] = []
+    if power["source"] == "external":
+        series, window, idle = _external(record, power, meter_log, clock_offset_s, warnings)
+    else:
+        series = _series(power)
+        idle_section = power.get("idle")
+        idle = (idle_section["start_ns"] / 1e9, idle_section["end_ns"] / 1e9) if idle_section else None
+    if window is None:
+        return PowerResult(None, None, 0.0, 0, (*warnings, "no timed window"))
+    watts, coverage = _mean_power(series, *window)
+    idle_w = _mean_power(series, *idle)[0] if idle else None
+    in_window = int(((series.t >= window[0]) & (series.t <= window[1])).sum()) if len(series.t) else 0
+    if coverage < MIN_COVERAGE:
+        warnings.append(f"power samples cover {coverage:.0%} of the timed window (< {MIN_COVERAGE:.0%})")
+    validity = power.get("validity") or {}
+    if validity.get("window_shorter_than_sensor_period"):
+        warnings.append(
+            f"timed window shorter than the sensor's {power.get('sensor_period_s')} s averaging period: "
+            "rerun with a larger --min-power-seconds"
+        )
+    if power.get("errors"):
+        first = power["errors"][0]["message"]
+        warnings.append(f"{len(power['errors'])} sensor errors during the run (first: {first})")
+    if idle and idle_w is None:
+        warnings.append("no power samples in the idle period")
+    return PowerResult(watts, idle_w, coverage, in_window, tuple(warnings))
+
+
+# -- external meter logs ----------------------------------------------------------------------
+
+
+def _parse_time(text: str) -> float:
+    text = text.strip()
+    try:
+        return float(text)  # Unix seconds
+    except ValueError:
+        pass
+    for fmt in ("%m-%d-%Y %H:%M:%S.%f", "%m-%d-%Y %H:%M:%S"):  # PTDaemon (host local time)
+        try:
+            return datetime.datetime.strptime(text, fmt).timestamp()
+        except ValueError:
+            continue
+    parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # naive ISO: the host's local time, as meters write it
+    return parsed.timestamp()
+
+
+def read_meter_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(Unix seconds, watts) of a meter log: `timestamp,watts` CSV rows (Unix seconds or ISO 8601;
+    a header line is skipped) or PTDaemon rows `Time,MM-DD-YYYY HH:MM:SS.mmm,Watts,W,...`."""
+    times, watts = [], []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle), 1):
+            if not row or row[0].startswith("#"):
+                continue
+            try:
+                if row[0] == "Time":
+                    if len(row) < 4 or row[2] != "Watts":
+                        continue  # PTDaemon NOTICE/ERROR rows
+                    t, w = _parse_time(row[1]), float(row[3])
+                else:
+                    t, w = _parse_time(row[0]), float(row[1])
+            except (ValueError, IndexError):
+                if number == 1:
+                    continue  # a header
+                raise ValueError(f"{path}:{number}: expected timestamp,watts or a PTDaemon row") from None
+            if w >= 0 and math.isfinite(w):  # PTDaemon writes -1 for channels it did not read
+                times.append(t)
+                watts.append(w)
+    order = np.argsort(times, kind="stable")
+    return np.asarray(times)[order], np.asarray(watts)[order]
+
+
+def _external(record, power, meter_log, clock_offset_s, warnings):
+    log = meter_log or (Path(power["options"]["log"]) if power.get("options", {}).get("log") else None)
+    timing = record.get("timing") or {}
+    if log is None or not log.is_file():
+        warnings.append(f"meter log {log or '(none given)'} not found: pass --meter-log")
+        return Series(np.zeros(0), np.zeros(0), "power", 1.0), None, None
+    offset = clock_offset_s if clock_offset_s is not None else float(power.get("options", {}).get("offset_s", 0))
+    t, w = read_meter_log(log)
+    t = t - offset  # meter clock -> host clock
+    interval = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    series = Series(t, w, "power", interval)
+    window = None
+    if timing.get("window_start_unix_ns") is not None and timing.get("iterations"):
+        start = timing["window_start_unix_ns"] / 1e9
+        window = (start, start + (timing["window_end_ns"] - timing["window_start_ns"]) / 1e9)
+    idle = None
+    if power.get("idle"):
+        start = power["idle"]["start_unix_ns"] / 1e9
+        idle = (start, start + (power["idle"]["end_ns"] - power["idle"]["start_ns"]) / 1e9)
+    return series, window, idle
+
+
+# -- derived metrics ------------------------------------------------------------------------------
+
+
+def energy_per_inference_mj(power_w: float | None, window_s: float, inferences: int) -> float | None:
+    if power_w is None or inferences <= 0:
+        return None
+    return power_w * window_s / inferences * 1e3
+
+
+def gops_per_w(gops: float | None, power_w: float | None) -> float | None:
+    if gops is None or not power_w:
+        return None
+    return gops / power_w
+
+
+def run_metrics(record: dict[str, Any], result: PowerResult | None) -> dict[str, Any]:
+    """The speed and power columns of one record: IPS, GOPS, power, energy, GOPS/W."""
+    timing = record.get("timing") or {}
+    window = window_of(record)
+    window_s = window[1] - window[0] if window else 0.0
+    inferences = int(timing.get("inferences") or 0)
+    ips = inferences / window_s if window_s > 0 else None
+    ops = (record.get("model") or {}).get("ops_per_inference") or {}
+    gops = ips * ops["value"] / 1e9 if ips is not None and ops.get("value") else None
+    power_w = result.power_w if result else None
+    return {
+        "ips": ips,
+        "gops": gops,
+        "power_w": power_w,
+        "idle_power_w": result.idle_power_w if result else None,
+        "dynamic_power_w": result.dynamic_power_w if result else None,
+        "energy_per_inference_mj": energy_per_inference_mj(power_w, window_s, inferences),
+        "gops_per_w": gops_per_w(gops, power_w),
+        "power_coverage": result.coverage if result else None,
+        "power_samples_in_window": result.samples_in_window if result else None,
+        "warnings": list(result.warnings) if result else [],
+    }

@@ -1,0 +1,102 @@
+"""The power-source interface and the option parsing every source shares.
+
+A source reads one device's sensor, as raw as the sensor gives it:
+- kind "energy": cumulative counters in joules per rail (RAPL, NVML's total-energy counter),
+  wraparounds already undone; the aggregator differentiates them over the window;
+- kind "power": readings in watts per rail (tegrastats, NVML's power reading, Hailo, RECS),
+  instant values or averages over the interval since the previous reading, as `averaging` says.
+
+`poll()` is called by the sampler thread every interval and returns the readings taken since the
+last call, each stamped with time.monotonic_ns(): the clock of the timing loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from vedliot_runner.errors import UsageError
+
+#: (monotonic ns, one value per rail, in the order of PowerSource.rails)
+Reading = Tuple[int, Tuple[float, ...]]
+
+
+class SensorError(Exception):
+    """A reading failed mid-run; the sampler records it and goes on."""
+
+
+class PowerSource:
+    name = "base"
+    #: option -> help; PowerSpec refuses anything else
+    options: Mapping[str, str] = {}
+    kind = "power"  # or "energy"
+    #: "instant", "interval" (the average since the previous reading) or "sensor:<seconds>"
+    averaging = "instant"
+    #: the sampler's default interval for this source
+    default_interval_s = 0.1
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        unknown = sorted(set(options) - set(self.options) - {"interval_ms"})
+        if unknown:
+            known = ", ".join(sorted(set(self.options) | {"interval_ms"}))
+            raise UsageError("--power {}: unknown option {} (known: {})".format(self.name, ", ".join(unknown), known))
+        self.raw_options = dict(options)
+        self.rails: List[str] = []
+        #: rails whose sum is the device's power (a subset of rails: e.g. VDD_IN, not its parts)
+        self.summed: List[str] = []
+        #: what the record should say about the device and sensor (model, driver, paths)
+        self.details: Dict[str, object] = {}
+
+    def option(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        return self.raw_options.get(key, default)
+
+    def float_option(self, key: str, default: float) -> float:
+        text = self.raw_options.get(key)
+        if text is None:
+            return default
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError("--power {}:{}={}: expected a number".format(self.name, key, text)) from None
+
+    def interval_s(self) -> float:
+        value = self.float_option("interval_ms", self.default_interval_s * 1000) / 1000
+        if value <= 0:
+            raise UsageError("--power {}:interval_ms must be positive".format(self.name))
+        return value
+
+    #: the sensor's own averaging period (s), when a window shorter than it cannot be trusted
+    def sensor_period_s(self) -> Optional[float]:
+        if self.averaging.startswith("sensor:"):
+            return float(self.averaging.split(":", 1)[1])
+        return None
+
+    def open(self) -> None:
+        """Find the sensor and check it can be read; UsageError with what to do otherwise."""
+
+    def poll(self) -> List[Reading]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()
+
+
+def parse_spec(text: str) -> Tuple[str, Dict[str, str]]:
+    """ "rapl:root=/tmp/powercap,interval_ms=50" -> ("rapl", {"root": ..., "interval_ms": "50"})."""
+    name, _, rest = text.partition(":")
+    options: Dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError("--power {}: expected SOURCE[:key=value,...], got {!r}".format(text, item))
+        options[key.strip()] = value.strip()
+    return name.strip(), options
+
+
+def rail_sum(rails: Sequence[str], summed: Sequence[str], values: Sequence[float]) -> float:
+    index = {rail: i for i, rail in enumerate(rails)}
+    return float(sum(values[index[rail]] for rail in summed))

@@ -1,0 +1,120 @@
+"""Jetson boards through `tegrastats --interval MS`, one line per interval.
+
+Each power rail prints "NAME instant/average": JetPack 5 and 6 with units ("VDD_IN 5126mW/5126mW"),
+JetPack 4 without ("POM_5V_IN 2335/2335", milliwatts). The instant value is used: the running
+average since tegrastats started would smear the idle period into the window. Summed by default:
+the board's input rail where there is one (VDD_IN; POM_5V_IN on the Nano), else every rail printed
+(AGX Orin prints only its module rails, VDD_GPU_SOC, VDD_CPU_CV, VIN_SYS_5V0, ...).
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import threading
+from typing import Dict, List, Optional
+
+from vedliot_runner.errors import UsageError
+from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+
+# An upper-case rail name, then instant/average, each in mW or unitless (JetPack 4). The lookahead
+# refuses "RAM 1583/3964MB" and "IRAM 0/252kB".
+_RAIL = re.compile(r"\b([A-Z][A-Z0-9_]*) (\d+)(mW)?/(\d+)(mW)?(?![A-Za-z0-9])")
+INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
+# NC: unconnected placeholder rails on AGX Orin.
+_NOT_POWER = {"RAM", "SWAP", "IRAM", "LFB", "NC"}
+
+
+def parse_line(line: str) -> Dict[str, float]:
+    """Instant power of every rail on one tegrastats line, in watts (empty if none)."""
+    return {
+        name: int(instant) / 1000.0 for name, instant, _u1, _avg, _u2 in _RAIL.findall(line) if name not in _NOT_POWER
+    }
+
+
+def default_summed(rails: List[str]) -> List[str]:
+    for rail in INPUT_RAILS:
+        if rail in rails:
+            return [rail]
+    return list(rails)
+
+
+class TegrastatsSource(PowerSource):
+    name = "tegrastats"
+    default_interval_s = 0.1
+    options = {
+        "path": "the tegrastats executable (tegrastats, from PATH)",
+        "rails": "rails to sum, joined by | (default VDD_IN, else POM_5V_IN, else every rail)",
+    }
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.path = self.option("path", "tegrastats")
+        self.process: Optional[subprocess.Popen] = None
+        self.lines: queue.Queue[Reading] = queue.Queue()
+        self.problem: Optional[str] = None
+
+    def open(self) -> None:
+        interval_ms = max(1, round(self.interval_s() * 1000))
+        try:
+            self.process = subprocess.Popen(
+                [self.path, "--interval", str(interval_ms)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
+            )
+        except OSError as exc:
+            raise UsageError(
+                "--power tegrastats: cannot start {} ({}); on a Jetson it is in /usr/bin, in a container "
+                "mount it and give its path with tegrastats:path=...".format(self.path, exc.strerror or exc)
+            ) from None
+        first = self.process.stdout.readline()
+        rails = parse_line(first)
+        if not rails:
+            self.close()
+            raise UsageError(
+                "--power tegrastats: {} printed no power rails ({!r}); is this a Jetson?".format(
+                    self.path, first.strip()[:80]
+                )
+            )
+        self.rails = list(rails)
+        wanted = self.option("rails")
+        self.summed = wanted.split("|") if wanted else default_summed(self.rails)
+        missing = [rail for rail in self.summed if rail not in rails]
+        if missing:
+            self.close()
+            raise UsageError("--power tegrastats:rails: {} not among {}".format(", ".join(missing), ", ".join(rails)))
+        self.details = {"command": [self.path, "--interval", str(interval_ms)], "first_line": first.strip()}
+        self.lines.put((now_ns(), tuple(rails[r] for r in self.rails)))
+        threading.Thread(target=self._read, name="tegrastats-reader", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            t = now_ns()
+            values = parse_line(line)
+            if values:
+                self.lines.put((t, tuple(values.get(rail) for rail in self.rails)))
+        self.problem = "tegrastats exited (code {})".format(self.process.poll())
+
+    def poll(self) -> List[Reading]:
+        readings = []
+        while True:
+            try:
+                readings.append(self.lines.get_nowait())
+            except queue.Empty:
+                break
+        if not readings and self.problem:
+            raise SensorError(self.problem)
+        return readings
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.problem = self.problem or "closed"
