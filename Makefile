@@ -14,6 +14,10 @@ $(BIN)/python:
 
 $(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requirements/test.txt
 	$(PIP) install -q -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' -e aggregator -r requirements/test.txt
+	@# The report test opens index.html in a real headless Chromium (Debian's package).
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+		echo "make: no Chromium (apt-get install chromium): the HTML report test will be skipped"
 	@touch $@
 
 install: $(INSTALLED)

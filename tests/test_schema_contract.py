@@ -172,3 +172,36 @@ def test_power_section_is_checked(good_record, change):
     assert problems(record) == []
     change(record["power"])
     assert any(p.startswith("at power") for p in problems(record))
+
+
+def test_long_arrays_are_checked_item_by_item(good_record):
+    """Long numeric arrays take a fast path in validation: a bad item deep inside is still found."""
+    record = copy.deepcopy(good_record)
+    record["timing"]["samples_ns"] = list(range(1, 101))
+    assert problems(record) == []
+    record["timing"]["samples_ns"][57] = -3
+    assert any(p.startswith("at timing/samples_ns/57") for p in problems(record))
+    record["timing"]["samples_ns"][57] = 1.5
+    assert any(p.startswith("at timing/samples_ns/57") for p in problems(record))
+
+
+def test_fast_and_reference_validators_agree(good_record):
+    """Valid records are accepted by jsonschema-rs without asking jsonschema; both must agree on
+    every record, valid or broken, or the fast path would let a broken one through."""
+    import jsonschema
+
+    from vedliot_aggregator import schema as schema_module
+
+    fast = schema_module._fast_validator()
+    assert fast is not None, "jsonschema-rs is an aggregator dependency"
+    reference = jsonschema.validators.validator_for(result_schema())(result_schema())
+    cases = [copy.deepcopy(good_record) for _ in range(8)]
+    cases[1]["timing"]["samples_ns"].append(-1)
+    cases[2]["status"] = "failed"
+    cases[3]["config"]["mode"] = "sideways"
+    cases[4]["precision"]["requested"] = "fp8"
+    cases[5]["timing"].pop("window_end_ns")
+    cases[6]["power"] = {"source": "published", "kind": "summary", "summary": {"power_w": 3.0}}
+    cases[7]["accuracy"] = {"dataset": {}, "task": "classification", "samples_evaluated": 0, "predictions": None}
+    for case in cases:
+        assert fast.is_valid(case) == reference.is_valid(case), case

@@ -28,12 +28,31 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+@functools.cache
+def _fast_validator():
+    """jsonschema-rs (Rust) when installed: about 100x faster on a valid record, which is what
+    collecting 10,000 records mostly meets. Errors are still worded by jsonschema."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(result_schema())
+
+
 def problems(record: Any) -> list[str]:
     """Every way `record` breaks the contract, as 'at <json path>: <reason>' lines; empty when valid."""
+    fast = _fast_validator()
+    if fast is not None and fast.is_valid(record):
+        return []
     found = []
     for error in sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
+        # "x is not valid under any of the given schemas" (a nullable section) says nothing: name
+        # the failing item of the branch that came closest instead.
+        while error.context:
+            error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
         where = "/".join(str(p) for p in error.absolute_path) or "(record)"
-        found.append(f"at {where}: {error.message}")
+        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        found.append(f"at {where}: {message}")
     return found
 
 

@@ -1,0 +1,299 @@
+"""`vedliot-aggregator report`: one directory a person can open offline.
+
+    DIR/index.html          self-contained (Vega's JavaScript inlined), charts and tables per model
+    DIR/metrics.csv         the tidy metrics table (metrics.COLUMNS)
+    DIR/audit.csv, .md      cells of published results that do not follow from their inputs
+    DIR/charts/*.svg, .png  every chart, rendered by vl-convert
+    DIR/tables/*.md, .csv   one table per platform and model, laid out like D3.3's
+    DIR/skipped.txt         files that were not valid records, with why
+
+Everything taken from records is data, never markup: text is HTML-escaped and chart specs are
+embedded as JSON inside <script type="application/json"> with "</" escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vedliot_aggregator import charts, metrics
+from vedliot_aggregator.collect import Collection
+from vedliot_aggregator.reference import Finding
+
+SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4", "mobilenetv2")
+#: rows of a per-platform table, like D3.3's: (label, column, format)
+TABLE_ROWS = [
+    ("Inference time [ms]", "inference_time_ms", "{:.3f}"),
+    ("Latency [ms]", "latency_ms", "{:.3f}"),
+    ("Achieved performance [inferences/s]", "ips", "{:.2f}"),
+    ("Achieved performance [GOPS]", "gops", "{:.2f}"),
+    ("Peak performance [GOPS]", "peak_gops", "{:g}"),
+    ("Performance ratio", "perf_ratio", "{:.2%}"),
+    ("Memory peak [MB]", "memory_peak_mb", "{:.0f}"),
+    ("Power [W]", "power_w", "{:.3f}"),
+    ("Idle power [W]", "idle_power_w", "{:.3f}"),
+    ("Energy / inference [mJ]", "energy_per_inference_mj", "{:.2f}"),
+    ("GOPS / W", "gops_per_w", "{:.2f}"),
+    ("Top-1 [%]", "top1", "{:.2f}"),
+    ("Top-5 [%]", "top5", "{:.2f}"),
+    ("mAP@.50 [%]", "map50", "{:.2f}"),
+    ("mAP@[.50:.95] [%]", "map50_95", "{:.2f}"),
+]
+SUMMARY_COLUMNS = [
+    ("target", "target"),
+    ("power_mode", "mode"),
+    ("backend", "backend"),
+    ("precision", "precision"),
+    ("batch_size", "batch"),
+    ("inference_time_ms", "time [ms]"),
+    ("ips", "IPS"),
+    ("gops", "GOPS"),
+    ("perf_ratio", "ratio"),
+    ("power_w", "power [W]"),
+    ("energy_per_inference_mj", "mJ/inf"),
+    ("gops_per_w", "GOPS/W"),
+    ("top1", "top-1"),
+    ("map50_95", "mAP"),
+    ("source", "source"),
+    ("warnings", "warnings"),
+]
+
+
+@dataclass
+class ReportResult:
+    output: Path
+    index: Path
+    rows: int
+    charts: int
+    files: list[Path] = field(default_factory=list)
+
+
+def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool):
+        return pattern.format(value)
+    return str(value)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def latency_distributions(collection: Collection) -> dict[str, list[dict[str, Any]]]:
+    """Per model, the quantiles of each measured run's iteration times (oldest first)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for loaded in sorted(collection.records, key=lambda item: item.record["started_at"]):
+        record = loaded.record
+        samples = (record.get("timing") or {}).get("samples_ns")
+        if not samples:
+            continue
+        ms = np.asarray(samples, dtype=np.float64) / 1e6
+        lo, q1, median, q3, hi = np.percentile(ms, [0, 25, 50, 75, 100])
+        run = (
+            f"{record['target']['name']} | {record['software']['backend']['name']} | "
+            f"{record['precision']['requested']} | b{record['config']['batch_size']} | {record['run_id'][:8]}"
+        )
+        out.setdefault(record["model"]["name"], []).append(
+            {
+                "run": run,
+                "precision": record["precision"]["requested"],
+                "lo": float(lo),
+                "q1": float(q1),
+                "median": float(median),
+                "q3": float(q3),
+                "hi": float(hi),
+                "n": int(ms.size),
+            }
+        )
+    return out
+
+
+def platform_tables(table: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """Per (target, power mode, model), a table like D3.3's: metric rows, one column per setup."""
+    out = {}
+    speed = table[table["mode"] != "accuracy"]
+    for (target, mode, model), group in speed.groupby(["target", "power_mode", "model"], dropna=False):
+        columns = {}
+        for _, row in group.sort_values(["backend", "precision", "batch_size"]).iterrows():
+            name = f"{row['backend']} {row['precision']} b{row['batch_size']}"
+            if row["threads"] and not pd.isna(row["threads"]):
+                name += f" t{int(row['threads'])}"
+            if row["accelerator_config"] and not pd.isna(row["accelerator_config"]):
+                name += f" {row['accelerator_config']}"
+            columns[name] = [_fmt(row[col], fmt) for _, col, fmt in TABLE_ROWS]
+        frame = pd.DataFrame(columns, index=[label for label, _, _ in TABLE_ROWS])
+        out[(target, "" if pd.isna(mode) else (mode or ""), model)] = frame
+    return out
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| | " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|---" * (len(frame.columns) + 1) + "|"
+    body = ["| " + str(index) + " | " + " | ".join(map(str, row)) + " |" for index, row in frame.iterrows()]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def _escape_cell(text: str) -> str:
+    return html.escape(str(text)).replace("|", "&#124;")
+
+
+def _html_table(frame: pd.DataFrame, columns: list[tuple[str, str]], formats: dict[str, str]) -> str:
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column, _ in columns:
+            value = row[column]
+            text = _fmt(value, formats.get(column, "{:.2f}")) if column != "batch_size" else str(value)
+            css = ' class="warn"' if column == "warnings" and value else ""
+            cells.append(f"<td{css}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _spec_json(spec: dict[str, Any]) -> str:
+    # Inside <script> a "</" could end the element early: "<" is written as the JSON escape \u003c,
+    # so no record text ever appears as markup, even inside the data.
+    return json.dumps(spec, allow_nan=False).replace("<", "\\u003c")
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1250px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:12px;margin:.6em 0}td,th{border:1px solid #ddd;padding:2px 6px}
+th{background:#f3f3f3}td.warn{color:#a40;max-width:380px}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
+.note{color:#555}.pill{background:#eef;padding:1px 6px;border-radius:8px}
+"""
+
+
+def render(
+    collection: Collection,
+    table: pd.DataFrame,
+    findings: list[Finding],
+    output: Path,
+    formats: tuple[str, ...] = ("svg", "png"),
+    progress: Callable[[str], None] | None = None,
+) -> ReportResult:
+    import vl_convert as vlc
+
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "charts").mkdir(exist_ok=True)
+    (output / "tables").mkdir(exist_ok=True)
+    files: list[Path] = []
+    csv_path = output / "metrics.csv"
+    table[metrics.COLUMNS].to_csv(csv_path, index=False)
+    files.append(csv_path)
+    audit = pd.DataFrame([f.as_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
+    audit.to_csv(output / "audit.csv", index=False)
+    (output / "audit.md").write_text(
+        "# Cells of published results that do not follow from their inputs\n\n"
+        + (_markdown(audit.set_index("table")) if len(audit) else "None.\n"),
+        encoding="utf-8",
+    )
+    files += [output / "audit.csv", output / "audit.md"]
+    skipped = "".join(f"{c.path}: {c.problems[0]}\n" for c in collection.skipped)
+    (output / "skipped.txt").write_text(skipped or "none\n", encoding="utf-8")
+
+    distributions = latency_distributions(collection)
+    models = [m for m in SEED_MODELS if m in set(table["model"])]
+    models += sorted(set(table["model"]) - set(models))
+    sections, scripts, chart_count = [], [], 0
+    for model in models:
+        rows = table[table["model"] == model]
+        specs = {
+            "gops_vs_power": charts.gops_vs_power(rows, model),
+            "gops_per_w": charts.gops_per_w_bars(rows, model),
+            "accuracy": charts.accuracy_chart(rows, model),
+            "latency": charts.latency_chart(distributions.get(model, []), model),
+        }
+        divs = []
+        for kind, spec in specs.items():
+            if spec is None:
+                continue
+            if progress:
+                progress(f"{model} {kind}")
+            # Vega shortens labels past labelLimit by measuring them again and again: with
+            # hundreds of long run labels that is most of a chart's rendering time.
+            spec.setdefault("config", {}).setdefault("axis", {})["labelLimit"] = 0
+            chart_id = f"chart-{chart_count}"
+            chart_count += 1
+            name = _slug(f"{model}_{kind}")
+            if formats:
+                # One Vega run per chart: the PNG is rasterised from the SVG.
+                svg = vlc.vegalite_to_svg(spec)
+                if "svg" in formats:
+                    path = output / "charts" / f"{name}.svg"
+                    path.write_text(svg, encoding="utf-8")
+                    files.append(path)
+                if "png" in formats:
+                    path = output / "charts" / f"{name}.png"
+                    path.write_bytes(vlc.svg_to_png(svg, scale=1.5))
+                    files.append(path)
+            divs.append(f'<div class="chart" id="{chart_id}"></div>')
+            scripts.append(f'<script type="application/json" data-chart="{chart_id}">{_spec_json(spec)}</script>')
+        speed = rows[rows["mode"] != "accuracy"].sort_values(["provenance", "target", "backend", "precision"])
+        formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
+        sections.append(
+            f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
+            f'<div class="charts">{"".join(divs)}</div>'
+            f"<h3>Runs ({len(speed)})</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
+        )
+    for (target, mode, model), frame in platform_tables(table).items():
+        name = _slug(f"{target}_{mode}_{model}" if mode else f"{target}_{model}")
+        frame.to_csv(output / "tables" / f"{name}.csv")
+        (output / "tables" / f"{name}.md").write_text(
+            f"# {model} on {target}{' (' + mode + ')' if mode else ''}\n\n" + _markdown(frame), encoding="utf-8"
+        )
+    audit_html = _html_table(
+        audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
+        [(c, c) for c in Finding.__dataclass_fields__],
+        {"printed": "{:g}", "recomputed": "{:g}", "table": "{:d}"},
+    )
+    counts = table["provenance"].value_counts().to_dict()
+    summary = (
+        f"<p>{len(table)} records: "
+        + ", ".join(f'<span class="pill">{html.escape(str(v))} {html.escape(str(k))}</span>' for k, v in counts.items())
+        + f"; {len(collection.skipped)} files skipped (see skipped.txt)"
+        + f"; {len(collection.duplicates)} duplicates dropped.</p>"
+    )
+    skipped_html = "".join(
+        f"<li><code>{html.escape(str(c.path))}</code>: {html.escape(c.problems[0])}</li>" for c in collection.skipped
+    )
+    bundle = vlc.javascript_bundle()
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>vedliot-bench report</title>
+<style>{STYLE}</style></head><body>
+<h1>vedliot-bench report</h1>
+{summary}
+<p class="note">Metrics as defined in VEDLIoT D3.3 §3.1 (docs/method.md): GOPS = IPS x operations per
+inference; energy per inference = power / IPS; a run whose accuracy drops more than the margin below its
+fp32 reference is marked not comparable. Published rows are D3.3's measurements, recomputed from their
+inputs; the audit lists the cells that do not follow.</p>
+{"".join(sections)}
+<h2>Audit of published cells ({len(audit)})</h2>{audit_html}
+<h2>Skipped files ({len(collection.skipped)})</h2><ul>{skipped_html or "<li>none</li>"}</ul>
+{"".join(scripts)}
+<script>{bundle}</script>
+<script>
+document.querySelectorAll('script[data-chart]').forEach(function (node) {{
+  var target = document.getElementById(node.getAttribute('data-chart'));
+  vegaEmbed(target, JSON.parse(node.textContent), {{renderer: 'svg', actions: false}})
+    .then(function () {{ target.setAttribute('data-rendered', 'true'); }})
+    .catch(function (err) {{ target.textContent = 'chart failed: ' + err; }});
+}});
+</script>
+</body></html>
+"""
+    index = output / "index.html"
+    index.write_text(page, encoding="utf-8")
+    files.append(index)
+    return ReportResult(output, index, len(table), chart_count, files)

@@ -1,0 +1,337 @@
+"""The aggregator on real records from real runs: collection (bad files, duplicates, migration),
+the metrics table, the HTML report in headless Chromium, compare, import and pull."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import types
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from powercap import FakePowercap
+from vedliot_aggregator import catalog, collect, metrics
+from vedliot_aggregator.cli import cli
+from vedliot_runner.cli import main as runner_main
+
+from conftest import QUICK
+
+REQUIRED = ["target", "power_mode", "model", "backend", "precision", "batch_size", "mode", "provenance", "source",
+            "inference_time_ms", "ips", "ops_per_inference", "gops", "peak_gops", "perf_ratio", "power_w",
+            "idle_power_w", "energy_per_inference_mj", "gops_per_w", "top1", "top5", "map50", "map50_95",
+            "warnings"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def measured(model_dir, tmp_path_factory):
+    """Three real ONNX Runtime runs (batch 1 and 4, one sampled through a powercap tree at 30 W)."""
+    out = tmp_path_factory.mktemp("measured")
+    root = tmp_path_factory.mktemp("pc") / "powercap"
+    base = ["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime", "--target", "demo-host",
+            *QUICK, "--output", str(out), "--quiet"]  # fmt: skip
+    with FakePowercap(root, package_w=27.0, dram_w=3.0):
+        assert runner_main([*base, "--power", f"rapl:root={root},interval_ms=20", "--idle-seconds", "0.2",
+                            "--min-power-seconds", "0.6"]) == 0  # fmt: skip
+    assert runner_main([*base, "--batch-size", "4"]) == 0
+    assert runner_main([*base, "--precision", "int8", "--model", str(model_dir / "tiny_int8.onnx")]) == 0
+    return out
+
+
+def test_collect_skips_bad_files_drops_duplicates_and_migrates(measured, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(measured, data)
+    first = sorted(data.glob("*.json"))[0]
+    (data / "copy").mkdir()
+    shutil.copy(first, data / "copy" / first.name)  # the same run twice
+    (data / "broken.json").write_text("{")
+    (data / "wrong.json").write_text(json.dumps({"schema": "vedliot-bench/result/1", "run_id": 3}))
+    old = json.loads(first.read_text())
+    old.update(schema="vedliot-bench/result/0", run_id=str(uuid.uuid4()))
+    old["timing"]["samples"] = old["timing"].pop("samples_ns")  # a renamed field, say
+    (data / "old.json").write_text(json.dumps(old))
+
+    def v0_to_v1(record):
+        record = dict(record, schema="vedliot-bench/result/1")
+        record["timing"]["samples_ns"] = record["timing"].pop("samples")
+        return record
+
+    monkeypatch.setitem(collect.MIGRATIONS, "vedliot-bench/result/0", v0_to_v1)
+    result = collect.collect([data])
+    assert len(result.records) == 4 and result.migrated == 1 and len(result.duplicates) == 1
+    reasons = {c.path.name: c.problems[0] for c in result.skipped}
+    assert reasons["broken.json"].startswith("not valid JSON") and "wrong.json" in reasons
+
+
+def test_metrics_table(measured, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("- id: demo-host\n  name: this VM\n  kind: cpu\n  peak_gops: {fp32: 200, int8: 400}\n")
+    table = metrics.frame(collect.collect([measured]), catalog.load([mine]))
+    assert list(table.columns[: len(metrics.COLUMNS)]) == metrics.COLUMNS
+    assert set(REQUIRED) <= set(table.columns)
+    for _, row in table.iterrows():
+        batch = row["batch_size"]
+        assert row["ips"] == pytest.approx(batch * 1000 / row["inference_time_ms"])
+        assert row["gops"] == pytest.approx(row["ips"] * row["ops_per_inference"] / 1e9)
+        assert row["perf_ratio"] == pytest.approx(row["gops"] / row["peak_gops"])
+        assert row["provenance"] == "measured" and row["source"] == row["run_id"]
+    powered = table[table["power_w"].notna()].iloc[0]
+    assert powered["power_w"] == pytest.approx(30.0, rel=0.03)
+    assert powered["energy_per_inference_mj"] == pytest.approx(powered["power_w"] / powered["ips"] * 1e3)
+    assert powered["gops_per_w"] == pytest.approx(powered["gops"] / powered["power_w"])
+    # Without the user's catalog entry the ratio is unknown and the row says why.
+    plain = metrics.frame(collect.collect([measured]), catalog.load())
+    assert plain["perf_ratio"].isna().all() and plain["warnings"].str.contains("not in the platform catalog").all()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _headless(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium here: make installs it (apt-get install chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]  # fmt: skip
+    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_report_renders_in_chromium_and_escapes_record_text(measured, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(measured, data)
+    hostile = json.loads(sorted(data.glob("*.json"))[0].read_text())
+    hostile["run_id"] = str(uuid.uuid4())
+    hostile["model"]["name"] = '<img src=x onerror="document.title=1">tiny'
+    (data / f"{hostile['run_id']}.json").write_text(json.dumps(hostile))
+    (data / "bad.json").write_text("not json")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["report", str(data), "--output", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["records"] > 400 and summary["charts"] >= 10 and summary["skipped"] == [str(data / "bad.json")]
+    page = (out / "index.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+    assert "http://" not in page.replace("http://www.w3.org", "") or "vega" in page  # no network needed
+    metrics_csv = pd.read_csv(out / "metrics.csv")
+    assert set(REQUIRED) <= set(metrics_csv.columns) and (metrics_csv["provenance"] == "published").sum() > 400
+    assert (out / "charts" / "resnet50_gops_vs_power.svg").is_file() and (
+        out / "charts" / "resnet50_gops_per_w.png"
+    ).is_file()
+    assert any((out / "tables").glob("jetson_xavier_nx_resnet50.md"))
+    dom = _headless("--dump-dom", (out / "index.html").as_uri(), tmp_path=tmp_path).stdout
+    charts = summary["charts"]
+    assert dom.count('id="chart-') == charts and dom.count('data-rendered="true"') == charts
+    assert dom.count('class="marks"') >= charts  # Vega drew an SVG in every chart
+    assert "<title>1</title>" not in dom  # the hostile onerror never ran
+    shot = tmp_path / "shot.png"
+    _headless(f"--screenshot={shot}", "--window-size=1280,2400", (out / "index.html").as_uri(), tmp_path=tmp_path)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.std() > 20 and (pixels < 128).mean() > 0.01  # not a blank page
+
+
+def test_compare_finds_regressions(measured, tmp_path):
+    before, after = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(measured, before)
+    after.mkdir()
+    for path in measured.glob("*.json"):
+        record = json.loads(path.read_text())
+        record["run_id"] = str(uuid.uuid4())
+        if record["config"]["batch_size"] == 4:  # 25% slower
+            record["timing"]["samples_ns"] = [int(s * 1.25) for s in record["timing"]["samples_ns"]]
+        (after / f"{record['run_id']}.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(cli, ["compare", str(before), str(after), "--fail-on-regression"])
+    assert result.exit_code == 1, result.output
+    assert "inference_time_ms" in result.output and "REGRESSION" in result.output
+    assert "3 matched, 2 regressions" in result.output  # time up and IPS down, batch 4 only
+    assert CliRunner().invoke(cli, ["compare", str(before), str(before)]).exit_code == 0
+
+
+BENCHMARK_APP = {
+    "cmd_options": {"-m": "resnet50.xml", "-d": "CPU", "-report_type": "no_counters", "-json_stats": ""},
+    "configuration_setup": {"topology": "resnet50", "target device": "CPU", "API": "async", "inference_only": True,
+                            "precision": "UNSPECIFIED", "batch size": "1", "number of iterations": "0",
+                            "number of parallel infer requests": "4", "duration (ms)": "60000",
+                            "number of CPU streams": "4"},
+    "execution_results": {"read model time (ms)": "25.31", "compile model time (ms)": "210.04",
+                          "first inference time (ms)": "8.12", "total execution time (ms)": "60012.55",
+                          "total number of iterations": "9876", "latency (ms)": "23.90", "avg latency": "24.01",
+                          "min latency": "12.50", "max latency": "40.33", "throughput": "164.56"},
+}  # fmt: skip
+
+
+def test_import_benchmark_app_and_trtexec(tmp_path):
+    report = tmp_path / "benchmark_report.json"
+    report.write_text(json.dumps(BENCHMARK_APP))
+    out = tmp_path / "out"
+    args = ["import", "benchmark_app", str(report), "--output", str(out), "--ops-per-inference", "7.78e9", "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, args).exit_code == 0  # the same file again: the same run
+    trt = tmp_path / "times.json"
+    trt.write_text(json.dumps([
+        {"startEnqMs": i * 2.0, "endEnqMs": i * 2.0 + 0.1, "startH2dMs": i * 2.0 + 0.1, "endH2dMs": i * 2.0 + 0.2,
+         "startComputeMs": i * 2.0 + 0.2, "endComputeMs": i * 2.0 + 1.7, "startD2hMs": i * 2.0 + 1.7,
+         "endD2hMs": i * 2.0 + 1.8, "h2dMs": 0.1, "computeMs": 1.5, "d2hMs": 0.1, "latencyMs": 1.7}
+        for i in range(50)
+    ]))  # fmt: skip
+    args = ["import", "trtexec", str(trt), "--model", "resnet50", "--precision", "int8", "--batch-size", "8",
+            "--output", str(out), "--ops-per-inference", "7.78e9"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    table = metrics.frame(collect.collect([out]), catalog.load())
+    assert len(table) == 2 and set(table["provenance"]) == {"imported"}
+    ov = table[table["backend"] == "openvino"].iloc[0]
+    assert ov["ips"] == pytest.approx(164.56) and ov["inference_time_ms"] == pytest.approx(24.01)
+    trt_row = table[table["backend"] == "tensorrt"].iloc[0]
+    assert trt_row["inference_time_ms"] == pytest.approx(1.7) and trt_row["ips"] == pytest.approx(8 / 1.7e-3)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    result = CliRunner().invoke(cli, ["import", "trtexec", str(bad), "--model", "m"])
+    assert result.exit_code == 2 and "expected trtexec --exportTimes output" in result.output
+    result = CliRunner().invoke(cli, ["import", "benchmark_app", str(trt)])
+    assert result.exit_code == 2 and "not a benchmark_app JSON statistics report" in result.output
+
+
+# -- pull ----------------------------------------------------------------------------------------
+
+
+def test_pull_from_directories_is_idempotent(measured, tmp_path):
+    into = tmp_path / "all"
+    first = CliRunner().invoke(cli, ["pull", str(measured), "--into", str(into)])
+    assert first.exit_code == 0 and "3 records copied" in first.output
+    again = CliRunner().invoke(cli, ["pull", str(measured), "--into", str(into)])
+    assert "0 records copied" in again.output and "3 already there" in again.output
+    assert len(list(into.glob("*.json"))) == 3
+
+
+def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.ModuleType:
+    """docker-py's documented surface: DockerClient(base_url=, use_ssh_client=), from_env(),
+    containers.run(image, command=, detach=, volumes=) / .get(name), Container.wait() -> {'StatusCode'},
+    get_archive(path) -> (chunks, stat), logs(), remove(); errors NotFound, ImageNotFound, APIError,
+    DockerException; context.ContextAPI.get_context(name) -> .Host or None."""
+    docker = types.ModuleType("docker")
+    errors = types.ModuleType("docker.errors")
+
+    class DockerException(Exception):
+        pass
+
+    class APIError(DockerException):
+        pass
+
+    class NotFound(APIError):
+        pass
+
+    class ImageNotFound(NotFound):
+        pass
+
+    errors.DockerException, errors.APIError, errors.NotFound, errors.ImageNotFound = (
+        DockerException, APIError, NotFound, ImageNotFound)  # fmt: skip
+    docker.errors = errors
+    docker.calls = []
+
+    def tar_of(files: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(f"results/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    class Container:
+        name = "bench"
+
+        def wait(self):
+            return {"StatusCode": exit_code, "Error": None}
+
+        def get_archive(self, path):
+            docker.calls.append(("get_archive", path))
+            data = tar_of(results)
+            return iter([data[:1000], data[1000:]]), {"name": "results", "size": len(data)}
+
+        def logs(self, tail=None):
+            return b"line one\nvedliot-runner: error: something broke\n"
+
+        def remove(self):
+            docker.calls.append(("remove",))
+
+    class Containers:
+        def run(self, image, command=None, detach=False, volumes=None):
+            docker.calls.append(("run", image, command, detach, volumes))
+            if image == "missing":
+                raise ImageNotFound("404 Client Error: Not Found (no such image)")
+            return Container()
+
+        def get(self, name):
+            if name != "bench":
+                raise NotFound(f"No such container: {name}")
+            return Container()
+
+    class DockerClient:
+        def __init__(self, base_url=None, use_ssh_client=False):
+            docker.calls.append(("client", base_url, use_ssh_client))
+            self.containers = Containers()
+
+    docker.DockerClient = DockerClient
+    docker.from_env = lambda: DockerClient(base_url="unix:///var/run/docker.sock")
+    context = types.ModuleType("docker.context")
+    context.ContextAPI = types.SimpleNamespace(
+        get_context=lambda name: types.SimpleNamespace(Host="ssh://lab@jetson") if name == "jetson" else None
+    )
+    docker.context = context
+    return docker
+
+
+def _install(monkeypatch, docker) -> None:
+    monkeypatch.setitem(sys.modules, "docker", docker)
+    monkeypatch.setitem(sys.modules, "docker.errors", docker.errors)
+    monkeypatch.setitem(sys.modules, "docker.context", docker.context)
+
+
+def test_pull_runs_an_image_on_a_remote_host(measured, tmp_path, monkeypatch):
+    files = {p.name: p.read_bytes() for p in measured.glob("*.json")}
+    files["x.detections.json"] = b"[]"
+    docker = _docker_double(files)
+    _install(monkeypatch, docker)
+    into = tmp_path / "pulled"
+    args = ["pull", "--docker-host", "ssh://lab@jetson", "--image", "vedliot/bench-jetson", "--into", str(into),
+            "--", "--quick"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "3 records copied" in result.output and len(list(into.glob("*.json"))) == 3
+    assert ("client", "ssh://lab@jetson", True) in docker.calls
+    run = next(c for c in docker.calls if c[0] == "run")
+    assert run[1:4] == ("vedliot/bench-jetson", ["--quick"], True)
+    assert docker.calls[-1] == ("remove",)  # removed after its /results was copied
+    again = CliRunner().invoke(cli, args)
+    assert "0 records copied" in again.output and "3 already there" in again.output
+
+
+def test_pull_from_a_container_by_context_and_errors(measured, tmp_path, monkeypatch):
+    docker = _docker_double({p.name: p.read_bytes() for p in measured.glob("*.json")}, exit_code=1)
+    _install(monkeypatch, docker)
+    into = tmp_path / "pulled"
+    result = CliRunner().invoke(cli, ["pull", "--docker-host", "jetson", "--container", "bench", "--into", str(into)])
+    assert result.exit_code == 0 and ("client", "ssh://lab@jetson", True) in docker.calls
+    result = CliRunner().invoke(cli, ["pull", "--docker-host", "nowhere", "--container", "bench"])
+    assert result.exit_code == 1 and "no such Docker context" in result.output
+    result = CliRunner().invoke(cli, ["pull", "--container", "other", "--into", str(into)])
+    assert result.exit_code == 1 and "no such container" in result.output
+    result = CliRunner().invoke(cli, ["pull", "--image", "missing", "--into", str(into)])
+    assert result.exit_code == 1 and "not found" in result.output
+    # A run that failed still hands over its records, and says what went wrong.
+    result = CliRunner().invoke(cli, ["pull", "--image", "vedliot/bench-x86-tvm", "--into", str(tmp_path / "f")])
+    assert result.exit_code == 1 and "exited with 1: vedliot-runner: error: something broke" in result.output
+    assert len(list((tmp_path / "f").glob("*.json"))) == 3
