@@ -5,15 +5,17 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install clean constraints
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "make: Python >= 3.10 is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requirements/test.txt
-	$(PIP) install -q -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' -e aggregator -r requirements/test.txt
+$(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requirements/test.txt requirements/constraints.txt
+	@# constraints.txt pins what CI tests; the Docker images install with the same file.
+	$(PIP) install -q -c requirements/constraints.txt -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' \
+		-e aggregator -r requirements/test.txt
 	@# The report test opens index.html in a real headless Chromium (Debian's package).
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
@@ -35,6 +37,12 @@ test: lint
 format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After changing a dependency: reinstall without the old pins, then freeze the tested set again.
+constraints: $(BIN)/python
+	$(PIP) install -q -U -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' -e aggregator -r requirements/test.txt
+	{ sed -n '1,3p' requirements/constraints.txt; $(PIP) freeze --exclude-editable; } > requirements/constraints.tmp
+	mv requirements/constraints.tmp requirements/constraints.txt
 
 clean:
 	rm -rf $(VENV) .cache build

