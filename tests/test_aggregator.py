@@ -38,10 +38,10 @@ def measured(model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("measured")
     root = tmp_path_factory.mktemp("pc") / "powercap"
     base = ["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime", "--target", "demo-host",
-            *QUICK, "--output", str(out), "--quiet"]  # fmt: skip
+            *QUICK, "--threads", "1", "--output", str(out), "--quiet"]  # fmt: skip
     with FakePowercap(root, package_w=27.0, dram_w=3.0):
         assert runner_main([*base, "--power", f"rapl:root={root},interval_ms=20", "--idle-seconds", "0.2",
-                            "--min-power-seconds", "0.6"]) == 0  # fmt: skip
+                            "--min-power-seconds", "1.0"]) == 0  # fmt: skip
     assert runner_main([*base, "--batch-size", "4"]) == 0
     assert runner_main([*base, "--precision", "int8", "--model", str(model_dir / "tiny_int8.onnx")]) == 0
     return out
@@ -85,7 +85,7 @@ def test_metrics_table(measured, tmp_path):
         assert row["perf_ratio"] == pytest.approx(row["gops"] / row["peak_gops"])
         assert row["provenance"] == "measured" and row["source"] == row["run_id"]
     powered = table[table["power_w"].notna()].iloc[0]
-    assert powered["power_w"] == pytest.approx(30.0, rel=0.03)
+    assert powered["power_w"] == pytest.approx(30.0, rel=0.1)  # the 2% check is test_power's
     assert powered["energy_per_inference_mj"] == pytest.approx(powered["power_w"] / powered["ips"] * 1e3)
     assert powered["gops_per_w"] == pytest.approx(powered["gops"] / powered["power_w"])
     # Without the user's catalog entry the ratio is unknown and the row says why.

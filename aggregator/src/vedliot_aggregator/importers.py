@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from vedliot_aggregator.schema import SCHEMA_ID
+from vedliot_aggregator.schema import SCHEMA_ID, unknown_host
 
 
 class ImportFailure(ValueError):
@@ -47,16 +47,7 @@ def _skeleton(tool: str, path: Path, model: str, backend: str, precision: str, b
             "imported": {"tool": tool, "file": str(path), "sha256": digest},
         },
         "target": {"name": target, "image": None, "image_digest": None, "power_mode": None},
-        "host": {
-            "hostname": "unknown",
-            "os": "unknown",
-            "kernel": "unknown",
-            "arch": "unknown",
-            "cpu_model": "unknown",
-            "cpu_cores_logical": None,
-            "memory_bytes": None,
-            "python": "unknown",
-        },
+        "host": unknown_host(),
         "software": {"runner": f"imported from {tool}", "backend": {"name": backend, "version": None}, "packages": {}},
         "model": {
             "name": model,

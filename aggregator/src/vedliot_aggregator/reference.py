@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vedliot_aggregator.schema import SCHEMA_ID
+from vedliot_aggregator.schema import SCHEMA_ID, unknown_host
 
 REPORT = "VEDLIoT D3.3 v1.1"
 REPORT_DATE = "2023-10-25T00:00:00Z"
@@ -96,16 +96,7 @@ def _base(run_key: str, table: int, platform: str, power_mode: str, model: str, 
         "finished_at": REPORT_DATE,
         "provenance": {"kind": "published", "citation": f"D3.3 Table {table}"},
         "target": {"name": platform, "image": None, "image_digest": None, "power_mode": power_mode or None},
-        "host": {
-            "hostname": platform,
-            "os": "unknown",
-            "kernel": "unknown",
-            "arch": "unknown",
-            "cpu_model": "unknown",
-            "cpu_cores_logical": None,
-            "memory_bytes": None,
-            "python": "unknown",
-        },
+        "host": unknown_host(platform),
         "software": {"runner": REPORT, "backend": {"name": toolchain, "version": None}, "packages": {}},
         "model": {
             "name": model,

@@ -28,6 +28,12 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+def unknown_host(hostname: str = "unknown") -> dict[str, Any]:
+    """The `host` of a record not measured here (published, imported): the required fields, unknown."""
+    fields = ("os", "kernel", "arch", "cpu_model", "python")
+    return {"hostname": hostname, **dict.fromkeys(fields, "unknown"), "cpu_cores_logical": None, "memory_bytes": None}
+
+
 @functools.cache
 def _fast_validator():
     """jsonschema-rs (Rust) when installed: about 100x faster on a valid record, which is what
