@@ -82,6 +82,14 @@ def test_audit_lists_the_reports_contradictions_and_only_those(published):
     assert len(findings) < 0.25 * len(table)
 
 
+def test_audit_findings_reach_the_rows_they_concern(published):
+    _, table = published
+    annotated = reference.annotate(table, reference.audit(table))
+    row = _row(annotated, 82, "gtx1660", "resnet50", "fp32", 1)
+    assert "D3.3 audit, gops: GOPS does not follow" in row["warnings"]
+    assert "D3.3 audit" not in _row(annotated, 3, "xeon_d_1577", "resnet50", "fp16", 1)["warnings"]
+
+
 def test_catalog_peaks_as_the_report_derives_them():
     platforms = catalog.load()
     nx = platforms.find("jetson_xavier_nx")

@@ -248,6 +248,7 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
             click.echo(f"skipped {check.path}: {check.problems[0]}", err=True)
     table = metrics_module.frame(collection, catalog, data_roots, meter_log)
     findings = reference_module.audit(table)
+    table = reference_module.annotate(table, findings)
     show = not (quiet or as_json)
     with click.progressbar(length=4 * table["model"].nunique(), label="charts", file=sys.stderr,
                            hidden=not (show and sys.stderr.isatty())) as bar:  # fmt: skip

@@ -332,6 +332,25 @@ def audit(table) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.table, f.target, f.model, f.precision, f.batch_size, f.column))
 
 
+def annotate(table, findings: list[Finding]):
+    """The metrics table with each audit finding also in the warnings of the rows it concerns, so
+    that a chart's tooltip and the run table say it beside the number."""
+    notes: dict[tuple, list[str]] = {}
+    for f in findings:
+        notes.setdefault((f.table, f.target, f.model, f.precision, f.batch_size), []).append(
+            f"D3.3 audit, {f.column}: {f.problem}"
+        )
+    if not notes:
+        return table
+    table = table.copy()
+    for index, row in table[table["provenance"] == "published"].iterrows():
+        key = (int(row["table"]), row["target"], row["model"], row["precision"], int(row["batch_size"]))
+        extra = notes.get(key)
+        if extra:
+            table.at[index, "warnings"] = "; ".join(filter(None, [row["warnings"], *extra]))
+    return table
+
+
 def _value(x):
     return None if x is None or _nan(x) else float(x)
 
