@@ -200,31 +200,6 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
     }
 
 
-def _published_score(loaded) -> scoring.Score | None:
-    record = loaded.record
-    accuracy = record.get("accuracy") or {}
-    summary = accuracy.get("summary")
-    if not summary:
-        return None
-    return scoring.Score(
-        path=loaded.path,
-        run_id=record["run_id"],
-        status=record["status"],
-        model=record["model"]["name"],
-        backend=record["software"]["backend"]["name"],
-        precision=record["precision"]["requested"],
-        effective=record["precision"].get("effective"),
-        task=accuracy.get("task") or "classification",
-        # The report compares each platform's precisions with its own fp32 column.
-        dataset=f"published:{record['target']['name']}:{accuracy['dataset']['name']}",
-        samples=0,
-        top1=summary.get("top1"),
-        top5=summary.get("top5"),
-        map50=summary.get("map50"),
-        map50_95=summary.get("map50_95"),
-    )
-
-
 def frame(
     collection: Collection,
     catalog: Catalog,
@@ -238,7 +213,7 @@ def frame(
     annotations = scoring.Annotations(data_roots)
     scores = []
     for loaded in collection.records:
-        score = _published_score(loaded) or scoring.score_record(loaded.record, loaded.path, annotations)
+        score = scoring.score_record(loaded.record, loaded.path, annotations)
         if score is not None:
             scores.append(score)
     compared = {c.score.run_id: c for c in scoring.compare(scores, top1_margin, map_margin, reference_backend="")}

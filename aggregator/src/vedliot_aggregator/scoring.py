@@ -136,6 +136,18 @@ def score_record(record: dict[str, Any], path: Path, annotations: Annotations) -
         dataset=_dataset_key(dataset),
         samples=int(accuracy.get("samples_evaluated", 0)),
     )
+    summary = accuracy.get("summary")
+    if summary:  # published or imported: the figures, no predictions to score
+        # The report compares each platform's precisions with its own fp32 column.
+        where = f"{record['provenance'].get('kind', 'measured')}:{record['target']['name']}:{dataset.get('name')}"
+        return replace(
+            base,
+            dataset=where,
+            top1=summary.get("top1"),
+            top5=summary.get("top5"),
+            map50=summary.get("map50"),
+            map50_95=summary.get("map50_95"),
+        )
     partial = None
     if base.samples < int(dataset.get("samples", 0)):
         partial = f"partial: {base.samples} of {dataset.get('samples')} samples ({record['status']})"

@@ -20,6 +20,7 @@ from vedliot_runner.errors import (
     BenchError,
     UsageError,
 )
+from vedliot_runner.evaluate import topk_percent
 from vedliot_runner.run import MODES, PRECISIONS, RunOutcome, RunRequest, execute
 from vedliot_runner.stats import summarize
 from vedliot_runner.suite import FULL, QUICK, SUITES, run_suite
@@ -255,10 +256,9 @@ def _accuracy_summary(record) -> Dict[str, object]:
         return {}
     out: Dict[str, object] = {"dataset": section["dataset"]["name"], "samples": section["samples_evaluated"]}
     predictions = section.get("predictions") or {}
-    if predictions.get("labels"):
-        pairs = list(zip(predictions["labels"], predictions["top5"]))
-        out["top1_percent"] = 100.0 * sum(top[0] == label for label, top in pairs) / len(pairs)
-        out["top5_percent"] = 100.0 * sum(label in top for label, top in pairs) / len(pairs)
+    scores = topk_percent(predictions)
+    if scores is not None:
+        out["top1_percent"], out["top5_percent"] = scores
     if "detections" in predictions:
         out["detections"] = predictions["detections"]
         out["detections_file"] = predictions["detections_file"]

@@ -217,6 +217,19 @@ def evaluate(
     return result
 
 
+def topk_percent(predictions: Dict[str, Any]) -> Optional[Tuple[float, float]]:
+    """(Top-1 %, Top-5 %) of recorded classification predictions, for the terminal's first look
+    (the aggregator scores records properly); None for detections or no samples."""
+    labels = predictions.get("labels") or []
+    if not labels:
+        return None
+    pairs = list(zip(labels, predictions["top5"]))
+    return (
+        100.0 * sum(top[0] == label for label, top in pairs) / len(pairs),
+        100.0 * sum(label in top for label, top in pairs) / len(pairs),
+    )
+
+
 def accuracy_section(
     dataset: Dataset,
     spec: DatasetSpec,

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -404,19 +404,31 @@ def _run_loaded(request, path, zoo, record, backend, finish, progress, stop, acc
     result = measure(backend, feeds, settings, stop, progress)
     backend.close()
     record.timing = _timing(result, load_ns, request.batch_size, backend)
-    if result.error is not None:
-        record.status = "failed"
-        error = result.error
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        outcome = finish(RuntimeFailure.exit_code, error, stage=result.stopped_in or "timed")
-        outcome.message = "{} failed during {}: {}".format(backend.name, result.stopped_in, first_line)
-        return outcome
-    if result.interrupted:
-        record.status = "interrupted"
-        reason = "stopped by {} during {} after {} timed iterations".format(
+    return _conclude(
+        record,
+        finish,
+        result,
+        lambda line: "{} failed during {}: {}".format(backend.name, result.stopped_in, line),
+        "stopped by {} during {} after {} timed iterations".format(
             stop.reason or "a signal", result.stopped_in, result.iterations
-        )
-        return finish(EXIT_INTERRUPTED, Interrupted(reason), stage=result.stopped_in or "timed")
+        ),
+    )
+
+
+def _conclude(record, finish, m: Measurement, failure: Callable[[str], str], interrupted: str) -> RunOutcome:
+    """The record's ending, from where the loop (or the accuracy pass) stopped: failed, with the
+    error's first line in `failure`'s words; interrupted, saying `interrupted`; or ok."""
+    if m.error is not None:
+        record.status = "failed"
+        first_line = (str(m.error).strip().splitlines() or [type(m.error).__name__])[0]
+        # A BenchError keeps its own code (an unreadable image is the user's to fix: 2).
+        code = m.error.exit_code if isinstance(m.error, BenchError) else RuntimeFailure.exit_code
+        outcome = finish(code, m.error, stage=m.stopped_in or "timed")
+        outcome.message = failure(first_line)
+        return outcome
+    if m.interrupted:
+        record.status = "interrupted"
+        return finish(EXIT_INTERRUPTED, Interrupted(interrupted), stage=m.stopped_in or "timed")
     return finish(EXIT_OK)
 
 
@@ -450,21 +462,15 @@ def _run_accuracy(request, record, backend, finish, progress, stop, job: Accurac
         write_atomic(path, json.dumps(result.detections, separators=(",", ":")))
         sidecar = {"detections_file": path.name, "detections": len(result.detections), "sha256": sha256_of(path)}
     record.accuracy = accuracy_section(job.dataset, job.spec, job.recipe, result, sidecar)
-    if m.error is not None:
-        record.status = "failed"
-        error = m.error
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        code = error.exit_code if isinstance(error, BenchError) else RuntimeFailure.exit_code
-        outcome = finish(code, error, stage=m.stopped_in or "timed")
-        outcome.message = "{} after {} samples: {}".format(m.stopped_in, result.samples_done, first_line)
-        return outcome
-    if m.interrupted:
-        record.status = "interrupted"
-        reason = "stopped by {} after {} of {} samples".format(
+    return _conclude(
+        record,
+        finish,
+        m,
+        lambda line: "{} after {} samples: {}".format(m.stopped_in, result.samples_done, line),
+        "stopped by {} after {} of {} samples".format(
             stop.reason or "a signal", result.samples_done, _sample_count(job)
-        )
-        return finish(EXIT_INTERRUPTED, Interrupted(reason), stage=m.stopped_in or "timed")
-    return finish(EXIT_OK)
+        ),
+    )
 
 
 def _sample_count(job: AccuracyJob) -> int:

@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from vedliot_runner.backends import REGISTRY
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, BenchError, UsageError
+from vedliot_runner.evaluate import topk_percent
 from vedliot_runner.measure import Progress, StopFlag
 from vedliot_runner.run import RunOutcome, RunRequest, execute
 
@@ -182,13 +183,10 @@ def _describe(outcome: RunOutcome) -> str:
     mean_ms = sum(timing.samples_ns) / len(timing.samples_ns) / 1e6
     effective = record.precision.effective
     note = "" if effective == record.precision.requested else " (effective {})".format(effective)
-    accuracy = record.accuracy or {}
-    if accuracy.get("predictions"):
-        scored = accuracy["predictions"]
-        if scored.get("labels"):
-            hits = sum(top[0] == label for label, top in zip(scored["labels"], scored["top5"]))
-            return "ok{}, {} samples, top-1 {:.2f}%".format(
-                note, len(scored["labels"]), 100.0 * hits / len(scored["labels"])
-            )
-        return "ok{}, {} images, {} detections".format(note, len(scored.get("image_ids", [])), scored.get("detections"))
+    predictions = (record.accuracy or {}).get("predictions")
+    if predictions:
+        scores = topk_percent(predictions)
+        if scores is not None:
+            return "ok{}, {} samples, top-1 {:.2f}%".format(note, len(predictions["labels"]), scores[0])
+        return "ok{}, {} images, {} detections".format(note, len(predictions["image_ids"]), predictions["detections"])
     return "ok{}, {:.2f} ms per call, {:.1f} inferences/s".format(note, mean_ms, timing.inferences / window)
