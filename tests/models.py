@@ -160,3 +160,102 @@ def constant_detector(path: Path) -> Path:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return path
+
+
+def _tflite(path: Path, batch: int | None) -> Path:
+    """A small convolution as .tflite, converted by TensorFlow: NHWC float32 8x8x3 -> 8x8x4,
+    with a dynamic batch (None) or a fixed one."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from vedliot_runner.quiet import native_output_captured
+
+    weights = tf.constant(np.random.default_rng(3).standard_normal((3, 3, 3, 4)).astype(np.float32))
+    spec = tf.TensorSpec([batch, 8, 8, 3], tf.float32, name="x")
+
+    class Conv(tf.Module):
+        @tf.function(input_signature=[spec])
+        def serve(self, x):
+            return tf.nn.relu(tf.nn.conv2d(x, weights, 1, "SAME"))
+
+    module = Conv()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.serve.get_concrete_function()], module)
+    with native_output_captured():
+        path.write_bytes(converter.convert())
+    return path
+
+
+def tflite_tiny(path: Path) -> Path:
+    return _tflite(path, None)
+
+
+def tflite_static(path: Path) -> Path:
+    return _tflite(path, 1)
+
+
+def scalar_input(path: Path) -> Path:
+    """A model whose only input is a scalar (rank 0): it has no batch dimension."""
+    one = numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "one"], ["y"])],
+        "scalar",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+        initializer=[one],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def no_inputs(path: Path) -> Path:
+    """A model without inputs: a constant."""
+    value = numpy_helper.from_array(np.arange(4, dtype=np.float32), "value")
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["y"], value=value)],
+        "constant",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def string_input(path: Path) -> Path:
+    """A model taking a string tensor, for which no synthetic input exists."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["text"], ["same"])],
+        "strings",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, ["N"])],
+        [helper.make_tensor_value_info("same", TensorProto.STRING, ["N"])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def huge_static_input(path: Path) -> Path:
+    """A static 1x3x100000x100000 float input: 120 GB of synthetic data, more than any test host has."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "huge",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 100000, 100000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 100000, 100000])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def large(path: Path, megabytes: int = 400) -> Path:
+    """A MatMul with a `megabytes` weight: a model whose run needs far more memory than tiny's."""
+    side = int((megabytes * 1e6 / 4) ** 0.5)
+    weight = numpy_helper.from_array(np.full((side, side), 0.001, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "large",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", side])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", side])],
+        initializer=[weight],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path

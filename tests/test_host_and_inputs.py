@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,29 @@ CID = "3f4e8c1a" * 8
 )
 def test_container_id(cgroup, mountinfo):
     assert hostinfo.container_id(cgroup, mountinfo) == CID
+
+
+CONTAINERS = Path(__file__).parent / "data" / "containers"
+
+
+@pytest.mark.parametrize("capture", ["docker20-cgroupv1", "docker20-cgroupns-private"])
+def test_container_id_inside_real_containers(capture):
+    """/proc texts captured inside Docker containers (tests/data/containers/SOURCES.md)."""
+    cgroup = (CONTAINERS / f"{capture}.cgroup").read_text()
+    mountinfo = (CONTAINERS / f"{capture}.mountinfo").read_text()
+    short = (CONTAINERS / f"{capture}.hostname").read_text().strip()
+    found = hostinfo.container_id(cgroup, mountinfo, marker=True)
+    assert found is not None and len(found) == 64 and found.startswith(short)
+    # With the id hidden everywhere, /.dockerenv and an overlay root still tell; the hostname stands in.
+    assert hostinfo.container_id("0::/\n", mountinfo.replace("containers/", "elsewhere/"), marker=True)
+
+
+def test_no_container_id_outside_a_container():
+    """This VM has /.dockerenv (its image came from a container image) on an ext4 root: no container."""
+    cgroup = (CONTAINERS / "vm-not-a-container.cgroup").read_text()
+    mountinfo = (CONTAINERS / "vm-not-a-container.mountinfo").read_text()
+    assert hostinfo.container_id(cgroup, mountinfo, marker=True) is None
+    assert hostinfo.container_id(cgroup, mountinfo, marker=False) is None
 
 
 def test_collect_on_this_machine():

@@ -14,16 +14,35 @@ from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.measure import LoopSettings, StopFlag, measure
 
 
+class FakeClock:
+    """A monotonic clock in ns that only moves when told: the loop's rules checked exactly."""
+
+    def __init__(self, start: int = 1_000_000_000) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ns: int) -> None:
+        self.now += ns
+
+
 class CountingBackend(Backend):
-    """Each predict() sleeps `seconds`; counts calls. Tests the loop, not an engine."""
+    """Each predict() takes `seconds` (on `clock` when given, else really sleeping); counts calls.
+    Tests the loop, not an engine."""
 
     name = "counting"
 
     def __init__(
-        self, seconds: float = 0.0, fail_at: int | None = None, stop: StopFlag | None = None, stop_at: int | None = None
+        self,
+        seconds: float = 0.0,
+        fail_at: int | None = None,
+        stop: StopFlag | None = None,
+        stop_at: int | None = None,
+        clock: FakeClock | None = None,
     ) -> None:
         super().__init__(BackendSettings())
-        self.seconds, self.fail_at, self.stop, self.stop_at = seconds, fail_at, stop, stop_at
+        self.seconds, self.fail_at, self.stop, self.stop_at, self.clock = seconds, fail_at, stop, stop_at, clock
         self.calls = 0
 
     def predict(self, feeds):
@@ -32,7 +51,9 @@ class CountingBackend(Backend):
             raise RuntimeError("device lost")
         if self.stop is not None and self.calls == self.stop_at:
             self.stop.request("SIGINT")
-        if self.seconds:
+        if self.clock is not None:
+            self.clock.advance(int(self.seconds * 1e9))
+        elif self.seconds:
             time.sleep(self.seconds)
         return [np.zeros(1)]
 
@@ -45,28 +66,37 @@ def settings(**kw) -> LoopSettings:
     return LoopSettings(**base)
 
 
+def clocked(seconds: float, **kw):
+    clock = FakeClock()
+    return CountingBackend(seconds=seconds, clock=clock, **kw), clock
+
+
 def test_first_inference_is_timed_alone_and_excluded():
-    backend = CountingBackend(seconds=0.001)
-    m = measure(backend, {}, settings(warmup_iterations=3, min_iterations=10), StopFlag())
+    backend, clock = clocked(0.001)
+    m = measure(backend, {}, settings(warmup_iterations=3, min_iterations=10), StopFlag(), clock=clock)
     assert backend.calls == 1 + 3 + 10
-    assert m.first_inference_ns >= 1_000_000
+    assert m.first_inference_ns == 1_000_000
     assert m.warmup_iterations == 3 and m.iterations == 10
+    assert m.samples_ns == [1_000_000] * 10
 
 
 def test_count_binds_when_duration_is_short():
-    m = measure(CountingBackend(), {}, settings(min_iterations=250, min_seconds=0.0), StopFlag())
-    assert m.iterations == 250
+    backend, clock = clocked(0.001)
+    m = measure(backend, {}, settings(min_iterations=250, min_seconds=0.1), StopFlag(), clock=clock)
+    assert m.iterations == 250  # 250 ms of samples: the count, not the 0.1 s, ended the window
 
 
 def test_duration_binds_when_count_is_small():
-    m = measure(CountingBackend(seconds=0.002), {}, settings(min_iterations=2, min_seconds=0.2), StopFlag())
-    assert m.window_end_ns - m.window_start_ns >= 200_000_000
-    assert m.iterations > 2
+    backend, clock = clocked(0.002)
+    m = measure(backend, {}, settings(min_iterations=2, min_seconds=0.2), StopFlag(), clock=clock)
+    assert m.window_end_ns - m.window_start_ns == 200_000_000
+    assert m.iterations == 100  # exactly 0.2 s of 2 ms calls
 
 
 def test_warmup_runs_until_count_and_seconds():
-    m = measure(CountingBackend(seconds=0.001), {}, settings(warmup_iterations=2, warmup_seconds=0.05), StopFlag())
-    assert m.warmup_ns >= 50_000_000 and m.warmup_iterations > 2
+    backend, clock = clocked(0.001)
+    m = measure(backend, {}, settings(warmup_iterations=2, warmup_seconds=0.05), StopFlag(), clock=clock)
+    assert m.warmup_ns == 50_000_000 and m.warmup_iterations == 50
 
 
 def test_samples_time_the_call_only():
@@ -77,7 +107,8 @@ def test_samples_time_the_call_only():
 
 
 def test_failure_mid_loop_keeps_the_samples_and_names_the_stage():
-    m = measure(CountingBackend(fail_at=8), {}, settings(warmup_iterations=2, min_iterations=100), StopFlag())
+    backend, clock = clocked(0.001, fail_at=8)
+    m = measure(backend, {}, settings(warmup_iterations=2, min_iterations=100), StopFlag(), clock=clock)
     assert isinstance(m.error, RuntimeError) and m.stopped_in == "timed"
     assert m.iterations == 8 - 1 - 2 - 1
     assert m.window_end_ns >= m.window_start_ns
@@ -90,10 +121,21 @@ def test_failure_on_first_call():
 
 def test_stop_request_ends_the_loop_with_what_was_measured():
     stop = StopFlag()
-    backend = CountingBackend(stop=stop, stop_at=30)
-    m = measure(backend, {}, settings(min_iterations=10_000), stop)
+    backend, clock = clocked(0.001, stop=stop, stop_at=30)
+    m = measure(backend, {}, settings(min_iterations=10_000), stop, clock=clock)
     assert m.interrupted and m.stopped_in == "timed" and m.error is None
     assert m.iterations == 29
+
+
+def test_progress_reports_every_quarter_second_of_the_window():
+    ticks = []
+    backend, clock = clocked(0.01)
+    progress = lambda stage, elapsed, done, *_: ticks.append((stage, round(elapsed, 2), done))  # noqa: E731
+    measure(backend, {}, settings(min_iterations=1, min_seconds=1.0), StopFlag(), progress, clock=clock)
+    timed = [t for t in ticks if t[0] == "timed"]
+    # The window's opening, then every 0.25 s; the loop ends at 1.0 s, before a fourth tick.
+    assert [t[1] for t in timed] == [0.0, 0.25, 0.5, 0.75]
+    assert [t[2] for t in timed] == [0, 25, 50, 75]
 
 
 @pytest.mark.parametrize("requests", [1, 3])

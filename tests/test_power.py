@@ -10,15 +10,16 @@ import json
 import sys
 import threading
 import time
-import types
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import doubles
 from powercap import FakePowercap
 from vedliot_aggregator import power as power_metrics
+from vedliot_aggregator import records
 from vedliot_aggregator.cli import cli
 from vedliot_runner.errors import UsageError
 from vedliot_runner.power import sampler_for
@@ -102,9 +103,9 @@ def test_tegrastats_source_spawns_and_samples(tmp_path):
     time.sleep(0.3)
     sampler.stop()
     record = sampler.to_record(None)
-    assert record["summed"] == ["VDD_IN"] and record["kind"] == "power"
-    assert record["details"]["command"][1:] == ["--interval", "20"]
-    values = record["samples"]["values"]["VDD_IN"]
+    assert record.summed == ["VDD_IN"] and record.kind == "power"
+    assert record.details["command"][1:] == ["--interval", "20"]
+    values = record.samples.values["VDD_IN"]
     assert len(values) >= 5 and set(values) == {2.763, 2.0}
     with pytest.raises(UsageError, match="cannot start"):
         sampler_for(f"tegrastats:path={tmp_path / 'absent'}").start()
@@ -146,7 +147,7 @@ def test_spec_parsing_and_unknown_sources():
     assert sampler_for("none") is None and sampler_for(None) is None
     with pytest.raises(UsageError, match="unknown source"):
         sampler_for("multimeter")
-    with pytest.raises(UsageError, match="unknown option colour"):
+    with pytest.raises(UsageError, match=r"rapl:colour: not an option of power source 'rapl' \(known: interval_ms"):
         sampler_for("rapl:colour=red")
     with pytest.raises(UsageError, match="expected SOURCE"):
         sampler_for("rapl:root")
@@ -155,129 +156,46 @@ def test_spec_parsing_and_unknown_sources():
 # -- doubles of vendor APIs -------------------------------------------------------------------------
 
 
-def _pynvml(energy_supported: bool) -> types.ModuleType:
-    """nvidia-ml-py's documented surface: NVMLError(value), NVML_ERROR_NOT_SUPPORTED = 3, energy in
-    mJ since driver load, power in mW."""
-    module = types.ModuleType("pynvml")
-
-    class NVMLError(Exception):
-        def __init__(self, value):
-            self.value = value
-
-        def __str__(self):
-            return {3: "Not Supported"}.get(self.value, f"error {self.value}")
-
-    start = time.monotonic()
-    module.NVMLError = NVMLError
-    module.NVML_ERROR_NOT_SUPPORTED = 3
-    module.calls = []
-    module.nvmlInit = lambda: module.calls.append("init")
-    module.nvmlShutdown = lambda: module.calls.append("shutdown")
-    module.nvmlDeviceGetHandleByIndex = lambda index: ("handle", index)
-    module.nvmlDeviceGetName = lambda handle: b"NVIDIA A100-SXM4-40GB"
-    module.nvmlSystemGetDriverVersion = lambda: "550.54.15"
-
-    def energy(handle):
-        if not energy_supported:
-            raise NVMLError(3)
-        return int(1_000_000 + 250_000 * (time.monotonic() - start))  # 250 W
-
-    module.nvmlDeviceGetTotalEnergyConsumption = energy
-    module.nvmlDeviceGetPowerUsage = lambda handle: 180_000  # mW
-    return module
-
-
 @pytest.mark.parametrize("supported", [True, False])
 def test_nvml_energy_counter_or_power_reading(monkeypatch, supported):
-    fake = _pynvml(supported)
+    fake = doubles.pynvml(supported)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     sampler = sampler_for("nvml:index=0,interval_ms=20")
     sampler.start()
     time.sleep(0.3)
     sampler.stop()
     record = sampler.to_record((0, 1))
-    assert record["details"]["gpu"] == "NVIDIA A100-SXM4-40GB" and fake.calls == ["init", "shutdown"]
+    assert record.details["gpu"] == "NVIDIA A100-SXM4-40GB" and fake.calls == ["init", "shutdown"]
     if supported:
-        assert record["kind"] == "energy" and record["unit"] == "J" and record["sensor_period_s"] is None
-        t = [v / 1e9 for v in record["samples"]["t_ns"]]
-        joules = record["samples"]["values"]["gpu0"]
+        assert record.kind == "energy" and record.unit == "J" and record.sensor_period_s is None
+        t = [v / 1e9 for v in record.samples.t_ns]
+        joules = record.samples.values["gpu0"]
         assert (joules[-1] - joules[0]) / (t[-1] - t[0]) == pytest.approx(250, rel=0.1)
     else:
         # The power reading is a 1 s average on Ampere: shorter windows are flagged.
-        assert record["kind"] == "power" and record["sensor_period_s"] == 1.0
-        assert set(record["samples"]["values"]["gpu0"]) == {180.0}
-        assert record["validity"]["window_shorter_than_sensor_period"] is True
+        assert record.kind == "power" and record.sensor_period_s == 1.0
+        assert set(record.samples.values["gpu0"]) == {180.0}
+        assert record.validity.window_shorter_than_sensor_period is True
         assert sampler.window_floor_s(None) == 2.0
 
 
-def _hailo_platform(fail_open: bool = False) -> types.ModuleType:
-    """hailo_platform's documented power API (HailoRT pyhailort.py: Device, Control.*_power_measurement,
-    PowerMeasurementData, the enums) over a simulated 2.5 W module."""
-    hp = types.ModuleType("hailo_platform")
-
-    class HailoRTException(Exception):
-        pass
-
-    def enum(name, members):
-        return type(name, (), {m: f"{name}.{m}" for m in members})
-
-    hp.HailoRTException = HailoRTException
-    hp.DvmTypes = enum("DvmTypes", ["AUTO", "VDD_CORE", "OVERCURRENT_PROTECTION"])
-    hp.PowerMeasurementTypes = enum("PowerMeasurementTypes", ["AUTO", "POWER", "CURRENT"])
-    hp.MeasurementBufferIndex = enum("MeasurementBufferIndex", [f"MEASUREMENT_BUFFER_INDEX_{i}" for i in range(4)])
-    hp.SamplingPeriod = enum("SamplingPeriod", [f"PERIOD_{p}us" for p in (140, 204, 332, 588, 1100, 2116)])
-    hp.AveragingFactor = enum("AveragingFactor", [f"AVERAGE_{a}" for a in (1, 4, 16, 64, 128, 256)])
-    hp.log = []
-
-    class Data:
-        def __init__(self, n):
-            self.average_value, self.min_value, self.max_value = 2.5, 2.4, 2.6
-            self.average_time_value_milliseconds, self.total_number_of_samples = 35.2, n
-
-    class Control:
-        def stop_power_measurement(self):
-            hp.log.append("stop")
-
-        def set_power_measurement(self, buffer_index, dvm, measurement_type):
-            if fail_open:
-                raise HailoRTException("libhailort failed with error: 8 (HAILO_UNSUPPORTED_OPCODE)")
-            hp.log.append(("set", buffer_index, dvm, measurement_type))
-
-        def start_power_measurement(self, averaging_factor, sampling_period):
-            hp.log.append(("start", averaging_factor, sampling_period))
-
-        def get_power_measurement(self, buffer_index, should_clear):
-            assert should_clear is True
-            return Data(3)
-
-    class Device:
-        def __init__(self, device_id=None):
-            self.control = Control()
-
-        def release(self):
-            hp.log.append("release")
-
-    hp.Device = Device
-    return hp
-
-
 def test_hailo_buffered_measurement(monkeypatch):
-    hp = _hailo_platform()
+    hp = doubles.hailo_platform()
     monkeypatch.setitem(sys.modules, "hailo_platform", hp)
     sampler = sampler_for("hailo:interval_ms=20,averaging=16,sampling_period_us=1100")
     sampler.start()
     time.sleep(0.2)
     sampler.stop()
     record = sampler.to_record(None)
-    assert set(record["samples"]["values"]["hailo"]) == {2.5} and len(record["samples"]["t_ns"]) >= 3
+    assert set(record.samples.values["hailo"]) == {2.5} and len(record.samples.t_ns) >= 3
     set_call = next(e for e in hp.log if e[0] == "set")
     assert set_call[2:] == ("DvmTypes.AUTO", "PowerMeasurementTypes.POWER")
     assert ("start", "AveragingFactor.AVERAGE_16", "SamplingPeriod.PERIOD_1100us") in hp.log
     assert hp.log[-2:] == ["stop", "release"]  # stop re-enables the overcurrent protection
-    monkeypatch.setitem(sys.modules, "hailo_platform", _hailo_platform(fail_open=True))
+    monkeypatch.setitem(sys.modules, "hailo_platform", doubles.hailo_platform(fail_open=True))
     with pytest.raises(UsageError, match=r"UNSUPPORTED_OPCODE.*power sensor"):
         sampler_for("hailo").start()
-    with pytest.raises(UsageError, match="averaging=3"):
+    with pytest.raises(UsageError, match="averaging=3: choose from 1, 4, 16"):
         sampler_for("hailo:averaging=3")
 
 
@@ -398,11 +316,12 @@ def test_rapl_run_power_within_two_percent(model_dir, tmp_path):
                     "--min-seconds", "0", "--min-power-seconds", "1.5")  # fmt: skip
     assert code == 0
     (path,) = out.glob("*.json")
-    record = json.loads(path.read_text())
-    timing = record["timing"]
+    raw = json.loads(path.read_text())
+    record = records.load(raw)
+    timing = raw["timing"]
     window_s = (timing["window_end_ns"] - timing["window_start_ns"]) / 1e9
     assert window_s >= 1.5  # --min-power-seconds extended a 0 s minimum window
-    assert record["config"]["min_power_seconds"] == 1.5 and record["power"]["validity"]["samples_in_window"] >= 20
+    assert raw["config"]["min_power_seconds"] == 1.5 and raw["power"]["validity"]["samples_in_window"] >= 20
     result = power_metrics.compute(record)
     assert result.power_w == pytest.approx(39.0, rel=0.02)
     assert result.idle_power_w == pytest.approx(39.0, rel=0.02) and result.coverage > 0.95
@@ -427,10 +346,10 @@ def test_sensor_failing_mid_run_is_recorded_and_the_run_goes_on(model_dir, tmp_p
         code = _run(model_dir, out, "--power", f"rapl:root={root},interval_ms=50", "--idle-seconds", "0.2",
                     "--min-seconds", "1.5")  # fmt: skip
     assert code == 0
-    (record,) = [json.loads(p.read_text()) for p in out.glob("*.json")]
-    assert record["status"] == "ok" and record["power"]["errors"]
-    assert "energy_uj" in record["power"]["errors"][0]["message"]
-    result = power_metrics.compute(record)
+    (raw,) = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert raw["status"] == "ok" and raw["power"]["errors"]
+    assert "energy_uj" in raw["power"]["errors"][0]["message"]
+    result = power_metrics.compute(records.load(raw))
     assert any("sensor errors" in w for w in result.warnings)
     assert any("cover" in w for w in result.warnings)  # the window lost its samples after the failure
 
@@ -455,8 +374,8 @@ def test_suite_samples_power_for_every_run(digits_zoo, tmp_path):
                      "--idle-seconds", "0.2", "--min-power-seconds", "0.6", "--output", str(out),
                      "--quiet"])  # fmt: skip
     assert code == 0
-    records = [json.loads(p.read_text()) for p in out.glob("*.json")]
-    assert len(records) == 2
-    for record in records:
-        assert record["config"]["power"].startswith("rapl:") and record["config"]["idle_seconds"] == 0.2
-        assert power_metrics.compute(record).power_w == pytest.approx(22.0, rel=0.05)
+    written = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert len(written) == 2
+    for raw in written:
+        assert raw["config"]["power"].startswith("rapl:") and raw["config"]["idle_seconds"] == 0.2
+        assert power_metrics.compute(records.load(raw)).power_w == pytest.approx(22.0, rel=0.05)

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from vedliot_runner import record as rec
+from vedliot_runner import writer
 
 
 def _record() -> rec.Record:
@@ -26,14 +27,14 @@ def _record() -> rec.Record:
 
 def test_write_is_whole_and_named_by_run_id(tmp_path):
     r = _record()
-    path = rec.write_record(r, tmp_path)
+    path = writer.write_record(r, tmp_path)
     assert path.name == r.run_id + ".json"
     assert json.loads(path.read_text())["run_id"] == r.run_id
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 def test_failed_write_leaves_neither_partial_nor_temp_file(tmp_path, monkeypatch):
-    existing = rec.write_record(_record(), tmp_path)
+    existing = writer.write_record(_record(), tmp_path)
     before = existing.read_bytes()
 
     def broken_replace(src, dst):
@@ -41,22 +42,22 @@ def test_failed_write_leaves_neither_partial_nor_temp_file(tmp_path, monkeypatch
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
-        rec.write_record(_record(), tmp_path)
+        writer.write_record(_record(), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [existing.name]
     assert existing.read_bytes() == before
 
 
 def test_output_dir_problem(tmp_path):
-    assert rec.output_dir_problem(tmp_path / "new" / "dir") is None
+    assert writer.output_dir_problem(tmp_path / "new" / "dir") is None
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert rec.output_dir_problem(blocker / "sub")
+    assert writer.output_dir_problem(blocker / "sub")
 
 
 def test_dumps_round_trips_and_keeps_scalar_lists_on_one_line():
     data = {"a": [1, 2, 3], "b": {"c": ["x", "y,z"], "d": [{"e": None}], "f": {}}, "g": 1.5, "h": []}
-    text = rec.dumps(data)
+    text = writer.dumps(data)
     assert json.loads(text) == data
     assert '"a": [1,2,3]' in text and '"c": ["x","y,z"]' in text
     with pytest.raises(ValueError):
-        rec.dumps({"x": float("nan")})
+        writer.dumps({"x": float("nan")})

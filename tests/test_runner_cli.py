@@ -27,7 +27,7 @@ def test_run_writes_one_complete_record(run_inproc, model_dir):
     )
     assert result.code == 0, result.err
     (record,) = result.records
-    assert record["schema"] == "vedliot-bench/result/1"
+    assert record["schema"] == "vedliot-bench/result/2"
     assert record["status"] == "ok" and record["provenance"]["kind"] == "measured"
     assert record["target"]["name"] == "test-box"
     model = record["model"]

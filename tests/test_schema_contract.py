@@ -98,15 +98,29 @@ def test_unknown_top_level_field_is_rejected(good_record):
 
 def test_dataclasses_and_schema_name_the_same_fields():
     schema = result_schema()
+    defs = schema["$defs"]
+    power, accuracy = defs["power"]["properties"], defs["accuracy"]["properties"]
+    predictions = accuracy["predictions"]["oneOf"]
     pairs = [
         (record_module.Record, schema),
         (record_module.HostInfo, schema["properties"]["host"]),
         (record_module.ModelInfo, schema["properties"]["model"]),
         (record_module.RunConfig, schema["properties"]["config"]),
-        (record_module.Timing, schema["$defs"]["timing"]),
+        (record_module.Timing, defs["timing"]),
         (record_module.Precision, schema["properties"]["precision"]),
         (record_module.Target, schema["properties"]["target"]),
         (record_module.Software, schema["properties"]["software"]),
+        (record_module.ErrorInfo, schema["properties"]["error"]["oneOf"][1]),
+        (record_module.Memory, schema["properties"]["memory"]["oneOf"][1]),
+        (record_module.PowerSection, defs["power"]),
+        (record_module.IdlePeriod, power["idle"]["oneOf"][1]),
+        (record_module.PowerSamples, power["samples"]),
+        (record_module.SensorErrorInfo, power["errors"]["items"]),
+        (record_module.PowerValidity, power["validity"]),
+        (record_module.AccuracySection, defs["accuracy"]),
+        (record_module.DatasetIdentity, accuracy["dataset"]),
+        (record_module.ClassificationPredictions, predictions[1]),
+        (record_module.DetectionPredictions, predictions[2]),
     ]
     for cls, part in pairs:
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -205,3 +219,59 @@ def test_fast_and_reference_validators_agree(good_record):
     cases[7]["accuracy"] = {"dataset": {}, "task": "classification", "samples_evaluated": 0, "predictions": None}
     for case in cases:
         assert fast.is_valid(case) == reference.is_valid(case), case
+
+
+def test_aggregator_views_name_the_schema_fields():
+    """The aggregator's typed loader (records.py) reads exactly the fields the schema has."""
+    from vedliot_aggregator import records
+
+    schema = result_schema()
+    defs = schema["$defs"]
+    pairs = [
+        (records.Record, schema),
+        (records.Timing, defs["timing"]),
+        (records.Power, defs["power"]),
+        (records.PowerSummary, defs["power_summary"]),
+        (records.Accuracy, defs["accuracy"]),
+        (records.Dataset, defs["accuracy"]["properties"]["dataset"]),
+        (records.Config, schema["properties"]["config"]),
+        (records.Model, schema["properties"]["model"]),
+        (records.Memory, schema["properties"]["memory"]["oneOf"][1]),
+    ]
+    for cls, part in pairs:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert fields == set(part["properties"]), f"{cls.__name__}: {fields ^ set(part['properties'])}"
+
+
+V1 = REPO / "tests" / "data" / "records-v1"
+
+
+def test_records_of_schema_1_are_migrated_read_and_measured():
+    """Records written by the schema-1 runner (tests/data/records-v1): validate accepts them,
+    collect migrates them, and the metrics are those the schema-1 aggregator computed."""
+    from vedliot_aggregator import catalog, metrics
+    from vedliot_aggregator.collect import collect
+    from vedliot_aggregator.schema import check_file
+
+    files = sorted(V1.glob("*.json"))
+    assert len(files) == 9 and all(json.loads(p.read_text())["schema"] == "vedliot-bench/result/1" for p in files)
+    assert all(check_file(p).ok for p in files)
+    collection = collect([V1])
+    assert len(collection.records) == 9 and collection.migrated == 9 and not collection.skipped
+    by_id = {item.record.run_id[:8]: item.record for item in collection.records}
+    assert by_id["332a6004"].memory.scope == "process" and by_id["72b8ebf4"].power.source == "rapl"
+    assert by_id["ea9e49cd"].status == "interrupted" and by_id["577123a8"].accuracy.samples_evaluated == 40
+    table = metrics.frame(collection, catalog.load([])).set_index("run_id")
+    rapl = table.loc[by_id["72b8ebf4"].run_id]
+    assert rapl["power_w"] == pytest.approx(22.0, rel=0.05)  # the powercap tree ran at 20 W + 2 W
+    assert "memory peak of the whole runner process" in rapl["warnings"]
+    assert table.loc[by_id["577123a8"].run_id]["top1"] == pytest.approx(100.0)  # 40 of 40, as recorded
+
+
+def test_runner_record_round_trips_through_the_typed_loader(good_record):
+    from vedliot_aggregator import records
+
+    loaded = records.load(good_record)
+    assert loaded.run_id == good_record["run_id"] and loaded.timing.samples_ns == good_record["timing"]["samples_ns"]
+    assert loaded.config.backend_options["graph_optimization_level"] == "all"
+    assert loaded.memory.scope == "worker" and loaded.power is None and loaded.accuracy is None

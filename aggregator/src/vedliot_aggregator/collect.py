@@ -1,24 +1,25 @@
 """Collecting records: every file validated (older schema versions migrated first), bad files
-reported with their path and reason and skipped, duplicates (the same run_id twice) dropped."""
+reported with their path and reason and skipped, duplicates (the same run_id twice) dropped, and
+each record handed on as a typed records.Record."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from vedliot_aggregator import records
+from vedliot_aggregator.migrate import MIGRATIONS, migrate
 from vedliot_aggregator.schema import SCHEMA_ID, FileCheck, problems, record_files
 
-#: schema id -> function turning such a record into the next version (applied until current)
-MIGRATIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+__all__ = ["MIGRATIONS", "Collection", "Loaded", "collect"]
 
 
 @dataclass(frozen=True)
 class Loaded:
     path: Path
-    record: dict[str, Any]
+    record: records.Record
 
 
 @dataclass
@@ -27,16 +28,6 @@ class Collection:
     skipped: list[FileCheck] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)
     migrated: int = 0
-
-
-def migrate(record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    changed = False
-    seen = set()
-    while record.get("schema") in MIGRATIONS and record.get("schema") not in seen:
-        seen.add(record["schema"])
-        record = MIGRATIONS[record["schema"]](record)
-        changed = True
-    return record, changed
 
 
 def collect(paths: Iterable[Path]) -> Collection:
@@ -54,16 +45,17 @@ def collect(paths: Iterable[Path]) -> Collection:
         except OSError as exc:
             out.skipped.append(FileCheck(path, (f"cannot read ({exc.strerror or exc})",)))
             continue
+        changed = False
         if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
             record, changed = migrate(record)
-            out.migrated += changed
         found = problems(record)
         if found:
             out.skipped.append(FileCheck(path, tuple(found)))
             continue
+        out.migrated += changed
         if record["run_id"] in seen:
             out.duplicates.append(path)
             continue
         seen.add(record["run_id"])
-        out.records.append(Loaded(path, record))
+        out.records.append(Loaded(path, records.load(record)))
     return out

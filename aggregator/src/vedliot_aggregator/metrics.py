@@ -24,6 +24,7 @@ from vedliot_aggregator import power as power_metrics
 from vedliot_aggregator import scoring
 from vedliot_aggregator.catalog import Catalog
 from vedliot_aggregator.collect import Collection
+from vedliot_aggregator.records import PowerSummary, Record, Timing
 
 COLUMNS = [
     "target",
@@ -76,10 +77,9 @@ MAX_CV = 0.2
 MIN_ITERATIONS = 10
 
 
-def _timing_stats(timing: dict[str, Any]) -> dict[str, float | None]:
-    samples = timing.get("samples_ns") or []
-    if samples:
-        ms = np.asarray(samples, dtype=np.float64) / 1e6
+def _timing_stats(timing: Timing) -> dict[str, float | None]:
+    if timing.samples_ns:
+        ms = np.asarray(timing.samples_ns, dtype=np.float64) / 1e6
         mean = float(ms.mean())
         return {
             "inference_time_ms": mean,
@@ -89,97 +89,100 @@ def _timing_stats(timing: dict[str, Any]) -> dict[str, float | None]:
             "inference_cv": float(ms.std() / mean) if mean > 0 else None,
             "iterations": len(ms),
         }
-    summary = timing.get("summary") or {}
+    summary = timing.summary
     return {
         "inference_time_ms": summary.get("mean_ms"),
         "inference_median_ms": summary.get("median_ms"),
         "inference_p90_ms": summary.get("p90_ms"),
         "inference_p99_ms": summary.get("p99_ms"),
         "inference_cv": None,
-        "iterations": timing.get("iterations") or None,
+        "iterations": timing.iterations or None,
     }
 
 
-def _ips(record: dict[str, Any], mean_ms: float | None) -> float | None:
-    timing = record.get("timing") or {}
-    summary = timing.get("summary") or {}
-    batch = record["config"]["batch_size"]
-    if summary.get("ips") is not None:  # published throughput cells: the report's own measurement
-        return float(summary["ips"])
-    mode = record["config"]["mode"]
-    if mode == "throughput" and timing.get("window_start_ns") is not None:
-        window = (timing["window_end_ns"] - timing["window_start_ns"]) / 1e9
-        return timing["inferences"] / window if window > 0 else None
-    return batch * 1000.0 / mean_ms if mean_ms else None
+def _ips(record: Record, timing: Timing, mean_ms: float | None) -> float | None:
+    if timing.summary.get("ips") is not None:  # published throughput cells: the report's own measurement
+        return float(timing.summary["ips"])
+    if record.config.mode == "throughput" and timing.window_start_ns is not None:
+        window = (timing.window_end_ns - timing.window_start_ns) / 1e9
+        return timing.inferences / window if window > 0 else None
+    return record.config.batch_size * 1000.0 / mean_ms if mean_ms else None
 
 
-def _latency(timing: dict[str, Any], mean_ms: float | None) -> float | None:
-    summary = timing.get("summary") or {}
-    if summary.get("latency_ms") is not None:
-        return float(summary["latency_ms"])
-    pre, post = timing.get("preprocess_samples_ns"), timing.get("postprocess_samples_ns")
+def _latency(timing: Timing, mean_ms: float | None) -> float | None:
+    if timing.summary.get("latency_ms") is not None:
+        return float(timing.summary["latency_ms"])
+    pre, post = timing.preprocess_samples_ns, timing.postprocess_samples_ns
     if pre and post and mean_ms is not None:
         return float(np.mean(pre) / 1e6 + mean_ms + np.mean(post) / 1e6)
     return None
 
 
-def _power(record: dict[str, Any], meter_log: Path | None, clock_offset: float | None):
-    power = record.get("power")
-    if not power:
+def _power(record: Record, meter_log: Path | None, clock_offset: float | None):
+    power = record.power
+    if power is None:
         return None, None, None, []
-    if power.get("kind") == "summary":
-        summary = power.get("summary") or {}
-        return summary.get("power_w"), summary.get("idle_power_w"), None, []
+    if isinstance(power, PowerSummary):
+        return power.power_w, power.idle_power_w, None, []
     result = power_metrics.compute(record, meter_log, clock_offset)
     if result is None:
         return None, None, None, []
     return result.power_w, result.idle_power_w, result.coverage, list(result.warnings)
 
 
-def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float | None) -> dict[str, Any]:
-    record = loaded.record
-    timing = record.get("timing") or {}
-    stats = _timing_stats(timing)
-    mean_ms = stats["inference_time_ms"]
-    ips = _ips(record, mean_ms)
-    ops = ((record["model"].get("ops_per_inference") or {}).get("value")) or None
-    gops = ips * ops / 1e9 if ips and ops else None
-    target = record["target"]
-    options = record["config"].get("backend_options") or {}
-    accel = options.get("accelerator_config")
-    platform = catalog.find(target["name"])
-    precision = record["precision"]["requested"]
-    peak = platform.peak(precision, accel) if platform else None
-    power_w, idle_w, coverage, warnings = _power(record, meter_log, clock_offset)
-    provenance = record.get("provenance") or {}
-    effective = record["precision"].get("effective")
-    if effective and effective != precision:
-        warnings.insert(0, f"requested {precision}, ran {effective}")
-    if record["status"] != "ok":
-        warnings.insert(0, f"{record['status']}: {(record.get('error') or {}).get('message', '')}".rstrip(": "))
-    if gops and platform is None and provenance.get("kind") != "published":
-        warnings.append(f"no peak: target '{target['name']}' is not in the platform catalog (add it with --catalog)")
-    if stats["iterations"] and stats["iterations"] < MIN_ITERATIONS and record["config"]["mode"] != "accuracy":
+def _warnings(record: Record, stats: dict[str, Any], gops: float | None, has_peak: bool, power: list[str]) -> list[str]:
+    warnings = []
+    if record.status != "ok":
+        message = record.error.message if record.error is not None else ""
+        warnings.append(f"{record.status}: {message}".rstrip(": "))
+    requested, effective = record.precision.requested, record.precision.effective
+    if effective and effective != requested:
+        warnings.append(f"requested {requested}, ran {effective}")
+    warnings += power
+    if gops and not has_peak and record.provenance.kind != "published":
+        warnings.append(
+            f"no peak: target '{record.target.name}' is not in the platform catalog (add it with --catalog)"
+        )
+    if stats["iterations"] and stats["iterations"] < MIN_ITERATIONS and record.config.mode != "accuracy":
         warnings.append(f"only {stats['iterations']} timed iterations")
     if stats["inference_cv"] is not None and stats["inference_cv"] > MAX_CV:
         warnings.append(f"high variation: CV {stats['inference_cv']:.0%}")
-    memory = record.get("memory") or {}
+    if record.memory is not None and record.memory.scope == "process" and record.memory.peak_rss_bytes:
+        warnings.append("memory peak of the whole runner process (schema 1): may include earlier runs")
+    return warnings
+
+
+def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float | None) -> dict[str, Any]:
+    record: Record = loaded.record
+    timing = record.timing or Timing()
+    stats = _timing_stats(timing)
+    mean_ms = stats["inference_time_ms"]
+    ips = _ips(record, timing, mean_ms)
+    ops = record.model.ops_per_inference.value if record.model.ops_per_inference else None
+    gops = ips * ops / 1e9 if ips and ops else None
+    accel = record.config.backend_options.get("accelerator_config")
+    platform = catalog.find(record.target.name)
+    precision = record.precision.requested
+    peak = platform.peak(precision, accel) if platform else None
+    power_w, idle_w, coverage, power_warnings = _power(record, meter_log, clock_offset)
+    published = record.provenance.published
+    memory = record.memory
     return {
-        "target": target["name"],
-        "power_mode": target.get("power_mode"),
-        "model": record["model"]["name"],
-        "backend": record["software"]["backend"]["name"],
+        "target": record.target.name,
+        "power_mode": record.target.power_mode,
+        "model": record.model.name,
+        "backend": record.backend,
         "precision": precision,
-        "batch_size": record["config"]["batch_size"],
-        "mode": record["config"]["mode"],
-        "provenance": provenance.get("kind", "measured"),
-        "source": provenance.get("citation") or record["run_id"],
-        "table": (provenance.get("published") or {}).get("table"),
-        "published_values": (provenance.get("published") or {}).get("values"),
-        "status": record["status"],
-        "effective_precision": effective,
+        "batch_size": record.config.batch_size,
+        "mode": record.config.mode,
+        "provenance": record.provenance.kind,
+        "source": record.provenance.citation or record.run_id,
+        "table": published.table if published else None,
+        "published_values": published.values if published else None,
+        "status": record.status,
+        "effective_precision": record.precision.effective,
         "accelerator_config": accel,
-        "threads": record["config"].get("threads"),
+        "threads": record.config.threads,
         **stats,
         "latency_ms": _latency(timing, mean_ms),
         "ips": ips,
@@ -193,10 +196,10 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
         "energy_per_inference_mj": power_w / ips * 1e3 if power_w is not None and ips else None,
         "gops_per_w": gops / power_w if gops and power_w else None,
         "power_coverage": coverage,
-        "memory_peak_mb": memory["peak_rss_bytes"] / 1e6 if memory.get("peak_rss_bytes") else None,
-        "run_id": record["run_id"],
+        "memory_peak_mb": memory.peak_rss_bytes / 1e6 if memory and memory.peak_rss_bytes else None,
+        "run_id": record.run_id,
         "record": str(loaded.path),
-        "warnings": warnings,
+        "warnings": _warnings(record, stats, gops, platform is not None, power_warnings),
     }
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from vedliot_aggregator.records import Power, Record
+
 #: a window less covered than this gets a warning
 MIN_COVERAGE = 0.9
 
@@ -54,16 +56,16 @@ class PowerResult:
         return self.power_w - self.idle_power_w
 
 
-def _series(power: dict[str, Any]) -> Series:
-    samples = power["samples"]
-    t = np.asarray(samples["t_ns"], dtype=np.float64) / 1e9
-    columns = [samples["values"][rail] for rail in power["summed"]]
+def _series(power: Power) -> Series:
+    samples = power.samples
+    t = np.asarray(samples.t_ns, dtype=np.float64) / 1e9
+    columns = [samples.values[rail] for rail in power.summed]
     if not columns or not len(t):
-        return Series(np.zeros(0), np.zeros(0), power["kind"], power.get("interval_ms", 100) / 1e3)
+        return Series(np.zeros(0), np.zeros(0), power.kind, power.interval_ms / 1e3)
     matrix = np.asarray([[np.nan if v is None else v for v in column] for column in columns], dtype=np.float64)
     total = matrix.sum(axis=0)
     keep = np.isfinite(total)  # a reading missing one summed rail is dropped, not counted as 0 W
-    return Series(t[keep], total[keep], power["kind"], power.get("interval_ms", 100) / 1e3)
+    return Series(t[keep], total[keep], power.kind, power.interval_ms / 1e3)
 
 
 def _mean_power(series: Series, start: float, end: float) -> tuple[float | None, float]:
@@ -102,28 +104,25 @@ def _covered(t: np.ndarray, half: float, start: float, end: float) -> float:
     return total
 
 
-def window_of(record: dict[str, Any]) -> tuple[float, float] | None:
-    timing = record.get("timing") or {}
-    if timing.get("window_start_ns") is None or not timing.get("iterations"):
+def window_of(record: Record) -> tuple[float, float] | None:
+    timing = record.timing
+    if timing is None or timing.window_s is None:
         return None
-    return timing["window_start_ns"] / 1e9, timing["window_end_ns"] / 1e9
+    return timing.window_start_ns / 1e9, timing.window_end_ns / 1e9
 
 
-def compute(
-    record: dict[str, Any], meter_log: Path | None = None, clock_offset_s: float | None = None
-) -> PowerResult | None:
-    """Power of a record (None when it has no power section)."""
-    power = record.get("power")
-    if not power:
+def compute(record: Record, meter_log: Path | None = None, clock_offset_s: float | None = None) -> PowerResult | None:
+    """Power of a record (None when it has no samples: no power section, or a published summary)."""
+    power = record.power
+    if not isinstance(power, Power):
         return None
     window = window_of(record)
     warnings: list[str] = []
-    if power["source"] == "external":
+    if power.source == "external":
         series, window, idle = _external(record, power, meter_log, clock_offset_s, warnings)
     else:
         series = _series(power)
-        idle_section = power.get("idle")
-        idle = (idle_section["start_ns"] / 1e9, idle_section["end_ns"] / 1e9) if idle_section else None
+        idle = (power.idle.start_ns / 1e9, power.idle.end_ns / 1e9) if power.idle else None
     if window is None:
         return PowerResult(None, None, 0.0, 0, (*warnings, "no timed window"))
     watts, coverage = _mean_power(series, *window)
@@ -131,15 +130,13 @@ def compute(
     in_window = int(((series.t >= window[0]) & (series.t <= window[1])).sum()) if len(series.t) else 0
     if coverage < MIN_COVERAGE:
         warnings.append(f"power samples cover {coverage:.0%} of the timed window (< {MIN_COVERAGE:.0%})")
-    validity = power.get("validity") or {}
-    if validity.get("window_shorter_than_sensor_period"):
+    if power.validity.window_shorter_than_sensor_period:
         warnings.append(
-            f"timed window shorter than the sensor's {power.get('sensor_period_s')} s averaging period: "
+            f"timed window shorter than the sensor's {power.sensor_period_s} s averaging period: "
             "rerun with a larger --min-power-seconds"
         )
-    if power.get("errors"):
-        first = power["errors"][0]["message"]
-        warnings.append(f"{len(power['errors'])} sensor errors during the run (first: {first})")
+    if power.errors:
+        warnings.append(f"{len(power.errors)} sensor errors during the run (first: {power.errors[0].message})")
     if idle and idle_w is None:
         warnings.append("no power samples in the idle period")
     return PowerResult(watts, idle_w, coverage, in_window, tuple(warnings))
@@ -191,25 +188,26 @@ def read_meter_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(times)[order], np.asarray(watts)[order]
 
 
-def _external(record, power, meter_log, clock_offset_s, warnings):
-    log = meter_log or (Path(power["options"]["log"]) if power.get("options", {}).get("log") else None)
-    timing = record.get("timing") or {}
+def _external(record: Record, power: Power, meter_log, clock_offset_s, warnings):
+    logged = power.options.get("log")
+    log = meter_log or (Path(logged) if logged else None)
+    timing = record.timing
     if log is None or not log.is_file():
         warnings.append(f"meter log {log or '(none given)'} not found: pass --meter-log")
         return Series(np.zeros(0), np.zeros(0), "power", 1.0), None, None
-    offset = clock_offset_s if clock_offset_s is not None else float(power.get("options", {}).get("offset_s", 0))
+    offset = clock_offset_s if clock_offset_s is not None else float(power.options.get("offset_s") or 0)
     t, w = read_meter_log(log)
     t = t - offset  # meter clock -> host clock
     interval = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     series = Series(t, w, "power", interval)
     window = None
-    if timing.get("window_start_unix_ns") is not None and timing.get("iterations"):
-        start = timing["window_start_unix_ns"] / 1e9
-        window = (start, start + (timing["window_end_ns"] - timing["window_start_ns"]) / 1e9)
+    if timing is not None and timing.window_start_unix_ns is not None and timing.window_s is not None:
+        start = timing.window_start_unix_ns / 1e9
+        window = (start, start + timing.window_s)
     idle = None
-    if power.get("idle"):
-        start = power["idle"]["start_unix_ns"] / 1e9
-        idle = (start, start + (power["idle"]["end_ns"] - power["idle"]["start_ns"]) / 1e9)
+    if power.idle is not None:
+        start = power.idle.start_unix_ns / 1e9
+        idle = (start, start + (power.idle.end_ns - power.idle.start_ns) / 1e9)
     return series, window, idle
 
 
@@ -228,15 +226,14 @@ def gops_per_w(gops: float | None, power_w: float | None) -> float | None:
     return gops / power_w
 
 
-def run_metrics(record: dict[str, Any], result: PowerResult | None) -> dict[str, Any]:
+def run_metrics(record: Record, result: PowerResult | None) -> dict[str, Any]:
     """The speed and power columns of one record: IPS, GOPS, power, energy, GOPS/W."""
-    timing = record.get("timing") or {}
     window = window_of(record)
     window_s = window[1] - window[0] if window else 0.0
-    inferences = int(timing.get("inferences") or 0)
+    inferences = record.timing.inferences if record.timing is not None else 0
     ips = inferences / window_s if window_s > 0 else None
-    ops = (record.get("model") or {}).get("ops_per_inference") or {}
-    gops = ips * ops["value"] / 1e9 if ips is not None and ops.get("value") else None
+    ops = record.model.ops_per_inference
+    gops = ips * ops.value / 1e9 if ips is not None and ops is not None else None
     power_w = result.power_w if result else None
     return {
         "ips": ips,

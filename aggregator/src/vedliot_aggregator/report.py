@@ -91,21 +91,21 @@ def _slug(text: str) -> str:
 def latency_distributions(collection: Collection) -> dict[str, list[dict[str, Any]]]:
     """Per model, the quantiles of each measured run's iteration times (oldest first)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for loaded in sorted(collection.records, key=lambda item: item.record["started_at"]):
+    for loaded in sorted(collection.records, key=lambda item: item.record.started_at):
         record = loaded.record
-        samples = (record.get("timing") or {}).get("samples_ns")
+        samples = record.timing.samples_ns if record.timing is not None else None
         if not samples:
             continue
         ms = np.asarray(samples, dtype=np.float64) / 1e6
         lo, q1, median, q3, hi = np.percentile(ms, [0, 25, 50, 75, 100])
         run = (
-            f"{record['target']['name']} | {record['software']['backend']['name']} | "
-            f"{record['precision']['requested']} | b{record['config']['batch_size']} | {record['run_id'][:8]}"
+            f"{record.target.name} | {record.backend} | {record.precision.requested} | "
+            f"b{record.config.batch_size} | {record.run_id[:8]}"
         )
-        out.setdefault(record["model"]["name"], []).append(
+        out.setdefault(record.model.name, []).append(
             {
                 "run": run,
-                "precision": record["precision"]["requested"],
+                "precision": record.precision.requested,
                 "lo": float(lo),
                 "q1": float(q1),
                 "median": float(median),
@@ -175,114 +175,120 @@ th{background:#f3f3f3}td.warn{color:#a40;max-width:380px}.charts{display:flex;fl
 """
 
 
-def render(
-    collection: Collection,
-    table: pd.DataFrame,
-    findings: list[Finding],
-    output: Path,
-    formats: tuple[str, ...] = ("svg", "png"),
-    progress: Callable[[str], None] | None = None,
-) -> ReportResult:
-    import vl_convert as vlc
-
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "charts").mkdir(exist_ok=True)
-    (output / "tables").mkdir(exist_ok=True)
-    files: list[Path] = []
-    csv_path = output / "metrics.csv"
-    table[metrics.COLUMNS].to_csv(csv_path, index=False)
-    files.append(csv_path)
-    audit = pd.DataFrame([f.as_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
+def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFrame, output: Path) -> list[Path]:
+    """metrics.csv, the audit (csv and markdown), skipped.txt and the per-platform tables."""
+    for directory in (output, output / "charts", output / "tables"):
+        directory.mkdir(parents=True, exist_ok=True)
+    table[metrics.COLUMNS].to_csv(output / "metrics.csv", index=False)
     audit.to_csv(output / "audit.csv", index=False)
     (output / "audit.md").write_text(
         "# Cells of published results that do not follow from their inputs\n\n"
         + (_markdown(audit.set_index("table")) if len(audit) else "None.\n"),
         encoding="utf-8",
     )
-    files += [output / "audit.csv", output / "audit.md"]
     skipped = "".join(f"{c.path}: {c.problems[0]}\n" for c in collection.skipped)
     (output / "skipped.txt").write_text(skipped or "none\n", encoding="utf-8")
-
-    distributions = latency_distributions(collection)
-    models = [m for m in SEED_MODELS if m in set(table["model"])]
-    models += sorted(set(table["model"]) - set(models))
-    sections, scripts, chart_count = [], [], 0
-    for model in models:
-        rows = table[table["model"] == model]
-        specs = {
-            "gops_vs_power": charts.gops_vs_power(rows, model),
-            "gops_per_w": charts.gops_per_w_bars(rows, model),
-            "accuracy": charts.accuracy_chart(rows, model),
-            "latency": charts.latency_chart(distributions.get(model, []), model),
-        }
-        divs = []
-        for kind, spec in specs.items():
-            if spec is None:
-                continue
-            if progress:
-                progress(f"{model} {kind}")
-            # Vega shortens labels past labelLimit by measuring them again and again: with
-            # hundreds of long run labels that is most of a chart's rendering time.
-            spec.setdefault("config", {}).setdefault("axis", {})["labelLimit"] = 0
-            chart_id = f"chart-{chart_count}"
-            chart_count += 1
-            name = _slug(f"{model}_{kind}")
-            if formats:
-                # One Vega run per chart: the PNG is rasterised from the SVG.
-                svg = vlc.vegalite_to_svg(spec)
-                if "svg" in formats:
-                    path = output / "charts" / f"{name}.svg"
-                    path.write_text(svg, encoding="utf-8")
-                    files.append(path)
-                if "png" in formats:
-                    path = output / "charts" / f"{name}.png"
-                    path.write_bytes(vlc.svg_to_png(svg, scale=1.5))
-                    files.append(path)
-            divs.append(f'<div class="chart" id="{chart_id}"></div>')
-            scripts.append(f'<script type="application/json" data-chart="{chart_id}">{_spec_json(spec)}</script>')
-        speed = rows[rows["mode"] != "accuracy"].sort_values(["provenance", "target", "backend", "precision"])
-        formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
-        sections.append(
-            f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
-            f'<div class="charts">{"".join(divs)}</div>'
-            f"<h3>Runs ({len(speed)})</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
-        )
     for (target, mode, model), frame in platform_tables(table).items():
         name = _slug(f"{target}_{mode}_{model}" if mode else f"{target}_{model}")
         frame.to_csv(output / "tables" / f"{name}.csv")
         (output / "tables" / f"{name}.md").write_text(
             f"# {model} on {target}{' (' + mode + ')' if mode else ''}\n\n" + _markdown(frame), encoding="utf-8"
         )
-    audit_html = _html_table(
-        audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
-        [(c, c) for c in Finding.__dataclass_fields__],
-        {"printed": "{:g}", "recomputed": "{:g}", "table": "{:d}"},
+    return [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
+
+
+def _chart_files(spec: dict[str, Any], name: str, output: Path, formats: tuple[str, ...]) -> list[Path]:
+    """The chart as SVG and/or PNG files (one Vega run: the PNG is rasterised from the SVG)."""
+    if not formats:
+        return []
+    import vl_convert as vlc
+
+    files = []
+    svg = vlc.vegalite_to_svg(spec)
+    if "svg" in formats:
+        files.append(output / "charts" / f"{name}.svg")
+        files[-1].write_text(svg, encoding="utf-8")
+    if "png" in formats:
+        files.append(output / "charts" / f"{name}.png")
+        files[-1].write_bytes(vlc.svg_to_png(svg, scale=1.5))
+    return files
+
+
+@dataclass
+class _Sections:
+    """The per-model parts of the page, as they are rendered."""
+
+    html: list[str] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    charts: int = 0
+
+
+def _model_section(model: str, rows: pd.DataFrame, latencies, output: Path, formats, progress, out: _Sections) -> None:
+    specs = {
+        "gops_vs_power": charts.gops_vs_power(rows, model),
+        "gops_per_w": charts.gops_per_w_bars(rows, model),
+        "accuracy": charts.accuracy_chart(rows, model),
+        "latency": charts.latency_chart(latencies, model),
+    }
+    divs = []
+    for kind, spec in specs.items():
+        if spec is None:
+            continue
+        if progress:
+            progress(f"{model} {kind}")
+        # Vega shortens labels past labelLimit by measuring them again and again: with
+        # hundreds of long run labels that is most of a chart's rendering time.
+        spec.setdefault("config", {}).setdefault("axis", {})["labelLimit"] = 0
+        chart_id = f"chart-{out.charts}"
+        out.charts += 1
+        out.files += _chart_files(spec, _slug(f"{model}_{kind}"), output, formats)
+        divs.append(f'<div class="chart" id="{chart_id}"></div>')
+        out.scripts.append(f'<script type="application/json" data-chart="{chart_id}">{_spec_json(spec)}</script>')
+    speed = rows[rows["mode"] != "accuracy"].sort_values(["provenance", "target", "backend", "precision"])
+    formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
+    out.html.append(
+        f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
+        f'<div class="charts">{"".join(divs)}</div>'
+        f"<h3>Runs ({len(speed)})</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
     )
+
+
+def _summary_html(table: pd.DataFrame, collection: Collection) -> str:
     counts = table["provenance"].value_counts().to_dict()
-    summary = (
+    return (
         f"<p>{len(table)} records: "
         + ", ".join(f'<span class="pill">{html.escape(str(v))} {html.escape(str(k))}</span>' for k, v in counts.items())
         + f"; {len(collection.skipped)} files skipped (see skipped.txt)"
         + f"; {len(collection.duplicates)} duplicates dropped.</p>"
     )
+
+
+def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
+    import vl_convert as vlc
+
+    audit_html = _html_table(
+        audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
+        [(c, c) for c in Finding.__dataclass_fields__],
+        {"printed": "{:g}", "recomputed": "{:g}", "table": "{:d}"},
+    )
     skipped_html = "".join(
         f"<li><code>{html.escape(str(c.path))}</code>: {html.escape(c.problems[0])}</li>" for c in collection.skipped
     )
-    bundle = vlc.javascript_bundle()
-    page = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vedliot-bench report</title>
 <style>{STYLE}</style></head><body>
 <h1>vedliot-bench report</h1>
-{summary}
+{_summary_html(table, collection)}
 <p class="note">Metrics as defined in VEDLIoT D3.3 §3.1 (docs/method.md): GOPS = IPS x operations per
 inference; energy per inference = power / IPS; a run whose accuracy drops more than the margin below its
 fp32 reference is marked not comparable. Published rows are D3.3's measurements, recomputed from their
 inputs; the audit lists the cells that do not follow.</p>
-{"".join(sections)}
+{"".join(sections.html)}
 <h2>Audit of published cells ({len(audit)})</h2>{audit_html}
 <h2>Skipped files ({len(collection.skipped)})</h2><ul>{skipped_html or "<li>none</li>"}</ul>
-{"".join(scripts)}
-<script>{bundle}</script>
+{"".join(sections.scripts)}
+<script>{vlc.javascript_bundle()}</script>
 <script>
 document.querySelectorAll('script[data-chart]').forEach(function (node) {{
   var target = document.getElementById(node.getAttribute('data-chart'));
@@ -293,7 +299,25 @@ document.querySelectorAll('script[data-chart]').forEach(function (node) {{
 </script>
 </body></html>
 """
+
+
+def render(
+    collection: Collection,
+    table: pd.DataFrame,
+    findings: list[Finding],
+    output: Path,
+    formats: tuple[str, ...] = ("svg", "png"),
+    progress: Callable[[str], None] | None = None,
+) -> ReportResult:
+    audit = pd.DataFrame([f.as_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
+    files = _write_files(collection, table, audit, output)
+    distributions = latency_distributions(collection)
+    models = [m for m in SEED_MODELS if m in set(table["model"])]
+    models += sorted(set(table["model"]) - set(models))
+    sections = _Sections()
+    for model in models:
+        rows = table[table["model"] == model]
+        _model_section(model, rows, distributions.get(model, []), output, formats, progress, sections)
     index = output / "index.html"
-    index.write_text(page, encoding="utf-8")
-    files.append(index)
-    return ReportResult(output, index, len(table), chart_count, files)
+    index.write_text(_page(table, collection, audit, sections), encoding="utf-8")
+    return ReportResult(output, index, len(table), sections.charts, [*files, *sections.files, index])

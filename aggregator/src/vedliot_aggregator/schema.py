@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 
 import jsonschema
 
-SCHEMA_ID = "vedliot-bench/result/1"
+SCHEMA_ID = "vedliot-bench/result/2"
 
 
 @functools.cache
@@ -73,6 +73,10 @@ class FileCheck:
 
 
 def check_file(path: Path) -> FileCheck:
+    """The file as the aggregator would take it: records of an older schema version are checked
+    after migration (they stay valid records of their own version)."""
+    from vedliot_aggregator.migrate import migrate
+
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -81,6 +85,8 @@ def check_file(path: Path) -> FileCheck:
         return FileCheck(path, (f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",))
     except OSError as exc:
         return FileCheck(path, (f"cannot read ({exc.strerror or exc})",))
+    if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
+        record, _ = migrate(record)
     return FileCheck(path, tuple(problems(record)))
 
 
@@ -100,15 +106,3 @@ def record_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield from sorted(p for p in path.rglob("*.json") if not p.name.startswith(".") and not is_sidecar(p))
         else:
             yield path
-
-
-def load_records(paths: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list[FileCheck]]:
-    """(valid records with their paths, checks of the files that are not valid records)."""
-    records, bad = [], []
-    for path in record_files(paths):
-        check = check_file(path)
-        if check.ok:
-            records.append((path, json.loads(path.read_text(encoding="utf-8"))))
-        else:
-            bad.append(check)
-    return records, bad

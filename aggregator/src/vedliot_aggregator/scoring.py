@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vedliot_aggregator.accuracy import coco_map, topk_accuracy
+from vedliot_aggregator.records import Accuracy, ClassificationPredictions, Dataset, DetectionPredictions, Record
 
 #: default margins of the comparability check, in points (percent / mAP x 100)
 TOP1_MARGIN = 1.0
@@ -87,15 +88,15 @@ class Annotations:
             if root.is_dir():
                 yield from sorted(root.rglob(name))
 
-    def find(self, dataset: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    def find(self, dataset: Dataset) -> tuple[dict[str, Any] | None, str | None]:
         """(the annotations as loaded, None) or (None, why not)."""
-        name, sha = dataset.get("annotation"), dataset.get("annotation_sha256")
+        name, sha = dataset.annotation, dataset.annotation_sha256
         if not name or not sha:
             return None, "the record names no annotation file"
         if sha in self._loaded:
             return self._loaded[sha], None
         mismatched = []
-        for candidate in self._candidates(name, dataset.get("path")):
+        for candidate in self._candidates(name, dataset.path):
             if not candidate.is_file():
                 continue
             if _sha256(candidate) != sha:
@@ -109,65 +110,73 @@ class Annotations:
         return None, f"{name} not found (looked under the record's dataset path and {where}); pass --data-root"
 
 
-def _dataset_key(dataset: dict[str, Any]) -> str:
-    sample_key = (
-        dataset.get("samples_sha256") or hashlib.sha256(json.dumps(dataset.get("image_ids", [])).encode()).hexdigest()
-    )
-    return f"{dataset.get('name')}/{dataset.get('split')}:{dataset.get('samples')}:{sample_key[:12]}"
+def _dataset_key(dataset: Dataset) -> str:
+    sample_key = dataset.samples_sha256 or hashlib.sha256(json.dumps(dataset.image_ids or []).encode()).hexdigest()
+    return f"{dataset.name}/{dataset.split}:{dataset.samples}:{sample_key[:12]}"
 
 
-def score_record(record: dict[str, Any], path: Path, annotations: Annotations) -> Score | None:
-    """The Score of an accuracy-mode record (None for a performance record)."""
-    accuracy = record.get("accuracy")
-    if not accuracy or record.get("config", {}).get("mode") != "accuracy":
-        return None
-    dataset = accuracy.get("dataset", {})
-    predictions = accuracy.get("predictions") or {}
-    task = accuracy.get("task") or ("detection" if dataset.get("kind") == "coco" else "classification")
-    base = Score(
-        path=path,
-        run_id=record["run_id"],
-        status=record["status"],
-        model=record["model"]["name"],
-        backend=record["software"]["backend"]["name"],
-        precision=record["precision"]["requested"],
-        effective=record["precision"].get("effective"),
-        task=task,
-        dataset=_dataset_key(dataset),
-        samples=int(accuracy.get("samples_evaluated", 0)),
+def _published(base: Score, record: Record, accuracy: Accuracy) -> Score:
+    """Published or imported accuracy: the figures, no predictions to score. The report
+    compares each platform's precisions with its own fp32 column."""
+    summary = accuracy.summary or {}
+    return replace(
+        base,
+        dataset=f"{record.provenance.kind}:{record.target.name}:{accuracy.dataset.name}",
+        top1=summary.get("top1"),
+        top5=summary.get("top5"),
+        map50=summary.get("map50"),
+        map50_95=summary.get("map50_95"),
     )
-    summary = accuracy.get("summary")
-    if summary:  # published or imported: the figures, no predictions to score
-        # The report compares each platform's precisions with its own fp32 column.
-        where = f"{record['provenance'].get('kind', 'measured')}:{record['target']['name']}:{dataset.get('name')}"
-        return replace(
-            base,
-            dataset=where,
-            top1=summary.get("top1"),
-            top5=summary.get("top5"),
-            map50=summary.get("map50"),
-            map50_95=summary.get("map50_95"),
-        )
-    partial = None
-    if base.samples < int(dataset.get("samples", 0)):
-        partial = f"partial: {base.samples} of {dataset.get('samples')} samples ({record['status']})"
-    if base.samples == 0 or not predictions:
-        error = (record.get("error") or {}).get("message")
-        return replace(base, problem=f"{record['status']}: {error}" if error else "no samples evaluated")
-    if task == "classification":
-        top1, top5 = topk_accuracy(predictions["labels"], predictions["top5"])
-        return replace(base, top1=top1, top5=top5, problem=partial)
-    truth, why = annotations.find(dataset)
+
+
+def _detections(base: Score, path: Path, accuracy: Accuracy, annotations: Annotations, partial: str | None) -> Score:
+    predictions = accuracy.predictions
+    assert isinstance(predictions, DetectionPredictions)
+    truth, why = annotations.find(accuracy.dataset)
     if truth is None:
         return replace(base, problem=why)
-    sidecar = path.parent / predictions.get("detections_file", "")
+    sidecar = path.parent / predictions.detections_file
     if not sidecar.is_file():
         return replace(base, problem=f"{sidecar}: detections file missing (copy it with the record)")
-    if predictions.get("sha256") and _sha256(sidecar) != predictions["sha256"]:
+    if predictions.sha256 and _sha256(sidecar) != predictions.sha256:
         return replace(base, problem=f"{sidecar}: changed since the run (sha256 differs)")
     detections = json.loads(sidecar.read_text(encoding="utf-8"))
-    map50, map50_95 = coco_map(truth, detections, predictions.get("image_ids", []))
+    map50, map50_95 = coco_map(truth, detections, predictions.image_ids)
     return replace(base, map50=100 * map50, map50_95=100 * map50_95, problem=partial)
+
+
+def score_record(record: Record, path: Path, annotations: Annotations) -> Score | None:
+    """The Score of an accuracy-mode record (None for a performance record)."""
+    accuracy = record.accuracy
+    if accuracy is None or record.config.mode != "accuracy":
+        return None
+    dataset = accuracy.dataset
+    task = accuracy.task or ("detection" if dataset.kind == "coco" else "classification")
+    base = Score(
+        path=path,
+        run_id=record.run_id,
+        status=record.status,
+        model=record.model.name,
+        backend=record.backend,
+        precision=record.precision.requested,
+        effective=record.precision.effective,
+        task=task,
+        dataset=_dataset_key(dataset),
+        samples=accuracy.samples_evaluated,
+    )
+    if accuracy.summary:
+        return _published(base, record, accuracy)
+    partial = None
+    if base.samples < dataset.samples:
+        partial = f"partial: {base.samples} of {dataset.samples} samples ({record.status})"
+    predictions = accuracy.predictions
+    if base.samples == 0 or predictions is None:
+        error = record.error.message if record.error is not None else None
+        return replace(base, problem=f"{record.status}: {error}" if error else "no samples evaluated")
+    if isinstance(predictions, ClassificationPredictions):
+        top1, top5 = topk_accuracy(predictions.labels, predictions.top5)
+        return replace(base, top1=top1, top5=top5, problem=partial)
+    return _detections(base, path, accuracy, annotations, partial)
 
 
 def _pick_reference(candidates: list[Score], reference_backend: str) -> Score | None:

@@ -1,5 +1,5 @@
 import sys
 
-from vedliot_runner.cli import main
+from vedliot_runner.entry import main
 
 sys.exit(main())

@@ -111,16 +111,34 @@ def os_name() -> str:
     return platform.system()
 
 
-def container_id(cgroup: Optional[str], mountinfo: Optional[str]) -> Optional[str]:
-    """The container's id when the runner runs inside Docker/Podman/containerd, else None."""
-    # cgroup v1 names the container in the cgroup path; cgroup v2 hides it, but the bind mounts
-    # of /etc/hostname etc. come from /var/lib/docker/containers/<id>/.
+_CONTAINER_ID = re.compile(r"(?:docker[-/]|/containers/|libpod-|cri-containerd-|crio-|/kubepods[^\n]*/)([0-9a-f]{64})")
+_OVERLAY_ROOTS = ("overlay", "aufs", "fuse-overlayfs", "fuse.fuse-overlayfs")
+
+
+def _root_filesystem(mountinfo: Optional[str]) -> Optional[str]:
+    """The file system type mounted at / (mountinfo: fields, " - ", type, source, options)."""
+    for line in (mountinfo or "").splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == "/" and " - " in line:
+            return line.split(" - ", 1)[1].split()[0]
+    return None
+
+
+def container_id(cgroup: Optional[str], mountinfo: Optional[str], marker: bool = False) -> Optional[str]:
+    """The container's id when the runner runs inside Docker/Podman/containerd/Kubernetes, else None.
+
+    Evidence, strongest first: a container id in the cgroup path (cgroup v1, and v2 hosts that
+    show it); the container's own files bind-mounted from the engine's directory
+    (/var/lib/docker/containers/<id>/hostname...; cgroup v2 hides the id elsewhere); a marker file
+    (/.dockerenv, /run/.containerenv: `marker`) together with an overlay root file system, which
+    names no id (the hostname, Docker's short id by default, stands in). A marker alone is no
+    evidence: VM images built from container images keep /.dockerenv on a real disk."""
     for text in (cgroup, mountinfo):
         if text:
-            match = re.search(r"(?:docker[-/]|containers/|libpod-|cri-containerd-)([0-9a-f]{64})", text)
+            match = _CONTAINER_ID.search(text)
             if match:
                 return match.group(1)
-    if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+    if marker and _root_filesystem(mountinfo) in _OVERLAY_ROOTS:
         return socket.gethostname()
     return None
 
@@ -163,7 +181,11 @@ def collect() -> HostInfo:
         cpu_flags=cpu_flags(cpuinfo),
         memory_bytes=memory_bytes(_read("/proc/meminfo")),
         python=platform.python_version(),
-        container_id=container_id(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo")),
+        container_id=container_id(
+            _read("/proc/self/cgroup"),
+            _read("/proc/self/mountinfo"),
+            os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"),
+        ),
         accelerators=accelerators(),
         drivers=drivers(),
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from vedliot_runner.errors import UnsupportedError, UsageError
+from vedliot_runner.errors import RuntimeFailure, UnsupportedError, UsageError
 from vedliot_runner.record import TensorInfo
 
 Dim = Union[int, str, None]
@@ -62,6 +62,21 @@ def _fmt(shape: Sequence[Dim]) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def numpy_dtype(tensor: TensorInfo) -> np.dtype:
+    """The numpy type of an input; UnsupportedError for types with no synthetic generator."""
+    try:
+        np_dtype = np.dtype(tensor.dtype)
+    except TypeError:
+        np_dtype = None
+    if np_dtype is None or np_dtype.kind not in "fbiu":
+        raise UnsupportedError(
+            "input '{}' is of type {}: synthetic inputs exist for float, integer and bool tensors only".format(
+                tensor.name, tensor.dtype
+            )
+        )
+    return np_dtype
+
+
 def synthetic_array(dtype: str, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
     """Values in each dtype's usual range: N(0,1) for floats, the full range for 8-bit integers
     (quantized images), small non-negative values for wider integers (indices, lengths)."""
@@ -90,7 +105,41 @@ def synthetic_inputs(
                 ", ".join(unknown), ", ".join(t.name for t in tensors)
             )
         )
+    if batch_size > 1 and not any(t.shape for t in tensors) and not any(overrides.values()):
+        what = "no inputs" if not tensors else "only scalar inputs ({})".format(", ".join(t.name for t in tensors))
+        raise UnsupportedError(
+            "--batch-size {}: the model has {}, so no batch dimension; run it with --batch-size 1".format(
+                batch_size, what
+            )
+        )
+    plan = [(t, numpy_dtype(t), concrete_shape(t, batch_size, overrides.get(t.name, ()))) for t in tensors]
+    _check_memory(plan)
     rng = np.random.default_rng(seed)
-    return {
-        t.name: synthetic_array(t.dtype, concrete_shape(t, batch_size, overrides.get(t.name, ())), rng) for t in tensors
-    }
+    return {t.name: synthetic_array(dtype.name, shape, rng) for t, dtype, shape in plan}
+
+
+def _check_memory(plan) -> None:
+    """Refuse inputs that cannot fit before allocating them (a 1x3x20000x20000 float input is
+    4.8 GB; --batch-size 1000000000 far more), naming the sizes."""
+    needed = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for _, dtype, shape in plan)
+    available = available_memory_bytes()
+    if available is not None and needed > available:
+        largest = max(plan, key=lambda item: float(np.prod(item[2], dtype=np.float64)) * item[1].itemsize)
+        raise RuntimeFailure(
+            "the synthetic inputs need {:.1f} GB (input '{}' {} {}) and this host has {:.1f} GB available; "
+            "lower --batch-size or --input-shape".format(
+                needed / 1e9, largest[0].name, "x".join(map(str, largest[2])), largest[1].name, available / 1e9
+            )
+        )
+
+
+def available_memory_bytes() -> Optional[int]:
+    """MemAvailable of /proc/meminfo (None where there is none)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -1,7 +1,9 @@
 """The measurement loop: first inference, warmup, then a timed window that ends only when BOTH
 the minimum iteration count and the minimum duration are reached (as MLPerf LoadGen does).
 
-Every timestamp is time.monotonic_ns() (CLOCK_MONOTONIC on Linux), the clock power samplers use.
+Every timestamp is time.monotonic_ns() (CLOCK_MONOTONIC on Linux), the clock power samplers use,
+in whatever process they run. Tests inject their own clock (`clock=`) to check the stopping rules
+exactly and without sleeping.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import time
 from typing import Callable, List, Optional
 
 from vedliot_runner.backends.base import Backend, Feeds
+from vedliot_runner.interrupt import StopFlag
 
+Clock = Callable[[], int]
 #: progress(stage, elapsed_s, iterations, min_seconds, min_iterations)
 Progress = Callable[[str, float, int, float, int], None]
 
@@ -26,19 +30,12 @@ class LoopSettings:
     warmup_seconds: float
     min_iterations: int
     min_seconds: float
-    requests_in_flight: int = 1
+    #: throughput mode: requests in flight (None: the backend's choice, resolved once it loaded)
+    requests_in_flight: Optional[int] = None
 
-
-class StopFlag:
-    """Set from a signal handler; the loop looks at it after every iteration."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.reason: Optional[str] = None
-
-    def request(self, reason: str) -> None:
-        self.requested = True
-        self.reason = reason
+    @property
+    def in_flight(self) -> int:
+        return (self.requests_in_flight or 1) if self.mode == "throughput" else 1
 
 
 @dataclasses.dataclass
@@ -63,28 +60,35 @@ class Measurement:
         return len(self.samples_ns)
 
 
-def warmup(backend: Backend, feeds: Feeds, settings: LoopSettings, stop: StopFlag, out: Measurement) -> None:
+def warmup(
+    backend: Backend,
+    feeds: Feeds,
+    settings: LoopSettings,
+    stop: StopFlag,
+    out: Measurement,
+    clock: Clock = time.monotonic_ns,
+) -> None:
     if settings.warmup_iterations <= 0 and settings.warmup_seconds <= 0:
         return
-    start = time.monotonic_ns()
+    start = clock()
     deadline = start + int(settings.warmup_seconds * 1e9)
     count = [0]
 
     def keep_going() -> bool:
-        return not stop.requested and (count[0] < settings.warmup_iterations or time.monotonic_ns() < deadline)
+        return not stop.requested and (count[0] < settings.warmup_iterations or clock() < deadline)
 
     def done(_start: int, _end: int) -> None:
         count[0] += 1
 
     if settings.mode == "throughput":
-        backend.run_in_flight(feeds, settings.requests_in_flight, keep_going, done)
+        backend.run_in_flight(feeds, settings.in_flight, keep_going, done)
     else:
         predict = backend.predict
         while keep_going():
             predict(feeds)
             count[0] += 1
     out.warmup_iterations = count[0]
-    out.warmup_ns = time.monotonic_ns() - start
+    out.warmup_ns = clock() - start
 
 
 def _timed_latency(
@@ -94,9 +98,9 @@ def _timed_latency(
     stop: StopFlag,
     out: Measurement,
     progress: Optional[Progress],
+    clock: Clock,
 ) -> None:
     """One request in flight; each sample is one predict() call, nothing else inside the clock reads."""
-    clock = time.monotonic_ns
     predict = backend.predict
     samples = out.samples_ns
     append = samples.append
@@ -128,17 +132,19 @@ def _timed_throughput(
     stop: StopFlag,
     out: Measurement,
     progress: Optional[Progress],
+    clock: Clock,
 ) -> None:
-    """Up to requests_in_flight requests at once; the window ends at the last completion."""
+    """Up to requests_in_flight requests at once; the window ends at the last completion. The
+    backend times each request itself (on time.monotonic_ns, as it must: see Backend.run_in_flight)."""
     samples = out.samples_ns
     min_iterations = settings.min_iterations
     out.window_start_unix_ns = time.time_ns()
-    start = out.window_start_ns = time.monotonic_ns()
+    start = out.window_start_ns = clock()
     deadline = start + int(settings.min_seconds * 1e9)
     next_tick = [start + _PROGRESS_TICK_NS]
 
     def keep_going() -> bool:
-        return not stop.requested and (len(samples) < min_iterations or time.monotonic_ns() < deadline)
+        return not stop.requested and (len(samples) < min_iterations or clock() < deadline)
 
     def done(t0: int, t1: int) -> None:
         samples.append(t1 - t0)
@@ -148,33 +154,43 @@ def _timed_throughput(
             next_tick[0] = t1 + _PROGRESS_TICK_NS
             progress("timed", (t1 - start) / 1e9, len(samples), settings.min_seconds, min_iterations)
 
-    backend.run_in_flight(feeds, settings.requests_in_flight, keep_going, done)
+    backend.run_in_flight(feeds, settings.in_flight, keep_going, done)
 
 
 def measure(
-    backend: Backend, feeds: Feeds, settings: LoopSettings, stop: StopFlag, progress: Optional[Progress] = None
+    backend: Backend,
+    feeds: Feeds,
+    settings: LoopSettings,
+    stop: StopFlag,
+    progress: Optional[Progress] = None,
+    clock: Clock = time.monotonic_ns,
+    out: Optional[Measurement] = None,
 ) -> Measurement:
     """Run the whole loop. Never raises for a backend failure or a stop request: the returned
-    Measurement says where it stopped and keeps every sample taken before."""
-    out = Measurement(requests_in_flight=settings.requests_in_flight)
+    Measurement (`out`, when the caller wants to watch the samples grow) says where it stopped
+    and keeps every sample taken before."""
+    out = out if out is not None else Measurement()
+    out.requests_in_flight = settings.in_flight
     stage = "first_inference"
     if stop.requested:  # a signal that arrived while the model was loading
         out.interrupted = True
         out.stopped_in = stage
         return out
     try:
-        t0 = time.monotonic_ns()
+        t0 = clock()
         backend.predict(feeds)
-        out.first_inference_ns = time.monotonic_ns() - t0
+        out.first_inference_ns = clock() - t0
         if not stop.requested:
             stage = "warmup"
             if progress is not None:
                 progress("warmup", 0.0, 0, settings.warmup_seconds, settings.warmup_iterations)
-            warmup(backend, feeds, settings, stop, out)
+            warmup(backend, feeds, settings, stop, out, clock)
         if not stop.requested:
             stage = "timed"
+            if progress is not None:
+                progress("timed", 0.0, 0, settings.min_seconds, settings.min_iterations)
             timed = _timed_throughput if settings.mode == "throughput" else _timed_latency
-            timed(backend, feeds, settings, stop, out, progress)
+            timed(backend, feeds, settings, stop, out, progress, clock)
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes a 'failed' record
         out.error = exc
         out.stopped_in = stage

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -51,6 +52,57 @@ def _layout(declared: Optional[str], tensor: TensorInfo, where: str) -> str:
     )
 
 
+_NUMBER = (int, float)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _numbers(value: Any, count: Optional[int] = None) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, _NUMBER) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        and (count is None or len(value) == count)
+    )
+
+
+# key -> (test, what it must be), for every preprocessing and detection value a run reads
+_PREPROCESSING = {
+    "resize_shorter": (_positive_int, "a positive integer"),
+    "crop": (_positive_int, "a positive integer"),
+    "size": (_positive_int, "a positive integer"),
+    "pad_value": (lambda v: isinstance(v, int) and 0 <= v <= 255, "an integer from 0 to 255"),
+    "scale": (lambda v: isinstance(v, _NUMBER) and math.isfinite(v) and v > 0, "a positive number"),
+    "mean": (lambda v: _numbers(v, 3), "a list of 3 numbers"),
+    "std": (lambda v: _numbers(v, 3) and all(x > 0 for x in v), "a list of 3 positive numbers"),
+    "channel_order": (lambda v: v in ("RGB", "BGR"), "RGB or BGR"),
+    "style": (lambda v: v in ("torch", "caffe", "darknet"), "torch, caffe or darknet"),
+}
+_DETECTION = {
+    "outputs": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of output names"),
+    "strides": (
+        lambda v: isinstance(v, list) and v and all(_positive_int(x) for x in v),
+        "a list of positive integers",
+    ),
+    "anchors": (lambda v: isinstance(v, list) and all(_numbers(a, 2) for a in v), "a list of [width, height] pairs"),
+    "masks": (
+        lambda v: isinstance(v, list) and all(isinstance(m, list) and all(isinstance(i, int) for i in m) for m in v),
+        "a list of lists of anchor indices",
+    ),
+    "scale_x_y": (lambda v: _numbers(v), "a list of numbers"),
+    "conf_threshold": (lambda v: isinstance(v, _NUMBER) and 0 <= v <= 1, "a number from 0 to 1"),
+    "iou_threshold": (lambda v: isinstance(v, _NUMBER) and 0 <= v <= 1, "a number from 0 to 1"),
+    "max_detections": (_positive_int, "a positive integer"),
+}
+
+
+def _check_values(values: Dict[str, Any], rules: Dict[str, Any], where: str, section: str) -> None:
+    for key, (test, wanted) in rules.items():
+        if key in values and not test(values[key]):
+            raise UsageError('{}: "{}.{}" must be {} (got {!r})'.format(where, section, key, wanted, values[key]))
+
+
 def _check(entry: Dict[str, Any], where: str) -> None:
     task = entry.get("task")
     if task not in TASKS:
@@ -62,53 +114,76 @@ def _check(entry: Dict[str, Any], where: str) -> None:
     missing = [key for key in needed if key not in pre]
     if missing:
         raise UsageError('{}: "preprocessing" lacks {} for a {} model'.format(where, ", ".join(missing), task))
-    if pre.get("style", "torch") not in ("torch", "caffe", "darknet"):
-        raise UsageError("{}: preprocessing style {!r}: choose torch, caffe or darknet".format(where, pre["style"]))
+    _check_values(pre, _PREPROCESSING, where, "preprocessing")
+    offset = entry.get("label_offset", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise UsageError('{}: "label_offset" must be 0 or a positive integer (got {!r})'.format(where, offset))
+    if entry.get("output") is not None and not isinstance(entry["output"], str):
+        raise UsageError('{}: "output" must be the name of an output (got {!r})'.format(where, entry["output"]))
+    if entry.get("layout") not in (None, "NCHW", "NHWC"):
+        raise UsageError("{}: layout {!r}: choose NCHW or NHWC".format(where, entry["layout"]))
     if task == "detection":
         info = entry.get("detection")
         absent = [key for key in _DETECTION_KEYS if not isinstance(info, dict) or key not in info]
         if absent:
             raise UsageError('{}: "detection" lacks {} (YoloV4-style heads)'.format(where, ", ".join(absent)))
+        _check_values(info, _DETECTION, where, "detection")
+        if not len(info["strides"]) == len(info["masks"]) == len(info["scale_x_y"]):
+            raise UsageError('{}: "detection" needs one mask and one scale_x_y per stride'.format(where))
 
 
-def recipe_for(
-    inputs: List[TensorInfo],
-    zoo_entry: Optional[Dict[str, Any]],
-    zoo_file: Optional[Dict[str, Any]],
-    info_path: Optional[Path],
-) -> ModelRecipe:
-    """The recipe from --model-info if given, else from the zoo manifest; UsageError otherwise."""
+@dataclasses.dataclass(frozen=True)
+class RecipeSource:
+    """Where an accuracy run's recipe comes from, read and checked before the run starts; the
+    layout may still depend on the model's input shape, known once the model loaded."""
+
+    entry: Dict[str, Any]
+    #: "zoo manifest" or the --model-info path
+    source: str
+    layout: Optional[str]
+
+    @property
+    def task(self) -> str:
+        return self.entry["task"]
+
+
+def read_info(info_path: Path) -> RecipeSource:
+    """A --model-info file, checked value by value (UsageError naming the file and the value)."""
+    where = "--model-info {}".format(info_path)
+    try:
+        entry = json.loads(info_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError("{}: no such file".format(where)) from None
+    except UnicodeDecodeError:
+        raise UsageError("{}: not UTF-8 text".format(where)) from None
+    except (ValueError, OSError) as exc:
+        raise UsageError("{}: not readable JSON ({})".format(where, exc)) from None
+    if not isinstance(entry, dict):
+        raise UsageError("{}: expected a JSON object like a zoo.json model entry".format(where))
+    _check(entry, where)
+    return RecipeSource(entry, str(info_path), entry.get("layout"))
+
+
+def from_zoo(zoo_entry: Dict[str, Any], zoo_file: Dict[str, Any]) -> RecipeSource:
+    _check(zoo_entry, "zoo manifest")
+    return RecipeSource(zoo_entry, "zoo manifest", zoo_file.get("layout"))
+
+
+def recipe_for(inputs: List[TensorInfo], source: RecipeSource) -> ModelRecipe:
+    """The recipe for a loaded model (UsageError if it has several inputs or no telling layout)."""
     if len(inputs) != 1:
         raise UsageError(
             "accuracy runs feed one image input; the model has {} ({})".format(
                 len(inputs), ", ".join(t.name for t in inputs)
             )
         )
-    if info_path is not None:
-        where = "--model-info {}".format(info_path)
-        try:
-            entry = json.loads(info_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError("{}: no such file".format(where)) from None
-        except (ValueError, OSError) as exc:
-            raise UsageError("{}: not readable JSON ({})".format(where, exc)) from None
-        if not isinstance(entry, dict):
-            raise UsageError("{}: expected a JSON object like a zoo.json model entry".format(where))
-        source, layout = str(info_path), entry.get("layout")
-    elif zoo_entry is not None:
-        where, entry, source = "zoo manifest", zoo_entry, "zoo manifest"
-        layout = (zoo_file or {}).get("layout")
-    else:
-        raise UsageError(
-            "--dataset needs to know how to preprocess this model: use a zoo:NAME model or give "
-            "--model-info FILE.json (see docs/accuracy.md)"
-        )
-    _check(entry, where)
+    entry = source.entry
+    where = "--model-info {}".format(source.source) if source.source != "zoo manifest" else source.source
     return ModelRecipe(
         task=entry["task"],
         preprocessing=dict(entry["preprocessing"]),
-        layout=_layout(layout, inputs[0], where),
-        source=source,
+        layout=_layout(source.layout, inputs[0], where),
+        source=source.source,
         label_offset=int(entry.get("label_offset", 0)),
         output=entry.get("output"),
         detection=entry.get("detection"),

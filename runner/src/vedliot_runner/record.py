@@ -1,17 +1,15 @@
-"""The result record (schema vedliot-bench/result/1) as dataclasses, and its atomic writer.
+"""The result record (schema vedliot-bench/result/2) as dataclasses; writer.py writes it.
 
-schema/result.schema.json is the contract; these classes are the runner's way of filling it.
+schema/result.schema.json is the contract; these classes are the runner's way of filling it, and
+tests/test_schema_contract.py ties every class to its part of the schema. Fields a class lists in
+OMIT_IF_NONE are left out of the JSON when None (the schema wants them absent, not null).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from vedliot_runner import SCHEMA_ID
@@ -32,6 +30,10 @@ class ErrorInfo:
     type: str
     message: str
     stage: str = "setup"
+    #: the signal that ended the worker process (SIGSEGV, SIGKILL, ...), when one did
+    signal: Optional[str] = None
+
+    OMIT_IF_NONE = ("signal",)
 
 
 @dataclasses.dataclass
@@ -131,6 +133,8 @@ class RunConfig:
     power: Optional[str] = None
     idle_seconds: Optional[float] = None
     min_power_seconds: Optional[float] = None
+    #: --timeout: the worker is stopped after this many seconds
+    timeout_s: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -152,12 +156,124 @@ class Timing:
     #: accuracy runs: each batch's preprocessing and post-processing, beside its inference
     preprocess_samples_ns: Optional[List[int]] = None
     postprocess_samples_ns: Optional[List[int]] = None
+    #: from starting the worker process until it was ready to load (interpreter, imports)
+    worker_start_ms: Optional[float] = None
+
+    OMIT_IF_NONE = (
+        "window_start_ns",
+        "window_end_ns",
+        "window_start_unix_ns",
+        "preprocess_samples_ns",
+        "postprocess_samples_ns",
+    )
 
 
 @dataclasses.dataclass
 class Memory:
     peak_rss_bytes: Optional[int] = None
     device_peak_bytes: Optional[int] = None
+    #: whose peak: "worker" (the run's own process) or "process" (records of schema 1, whose
+    #: peak covered the whole runner process, earlier runs of a suite included)
+    scope: str = "worker"
+
+
+@dataclasses.dataclass
+class IdlePeriod:
+    start_ns: int
+    end_ns: int
+    start_unix_ns: int
+
+
+@dataclasses.dataclass
+class PowerSamples:
+    t_ns: List[int]
+    #: one list per rail, aligned with t_ns; None where a rail was missing from a reading
+    values: Dict[str, List[Optional[float]]]
+
+
+@dataclasses.dataclass
+class SensorErrorInfo:
+    t_ns: int
+    message: str
+
+
+@dataclasses.dataclass
+class PowerValidity:
+    samples: int
+    errors: int
+    window_s: Optional[float] = None
+    samples_in_window: Optional[int] = None
+    window_shorter_than_sensor_period: Optional[bool] = None
+
+    OMIT_IF_NONE = ("window_s", "samples_in_window", "window_shorter_than_sensor_period")
+
+
+@dataclasses.dataclass
+class PowerSection:
+    """Raw power samples of one source, from the idle period to the end of the timed window."""
+
+    source: str
+    spec: str
+    options: Dict[str, Scalar]
+    kind: str
+    unit: str
+    averaging: str
+    interval_ms: float
+    sensor_period_s: Optional[float]
+    rails: List[str]
+    summed: List[str]
+    details: Dict[str, Any]
+    idle: Optional[IdlePeriod]
+    samples: PowerSamples
+    errors: List[SensorErrorInfo]
+    validity: PowerValidity
+
+
+@dataclasses.dataclass
+class DatasetIdentity:
+    """What an accuracy run evaluated: enough to find the annotations again and to tell whether
+    two runs saw the same samples."""
+
+    name: str
+    split: str
+    kind: str
+    path: str
+    samples: int
+    total: int
+    annotation: Optional[str] = None
+    annotation_sha256: Optional[str] = None
+    layout: Optional[str] = None
+    label_order: Optional[str] = None
+    samples_sha256: Optional[str] = None
+    image_ids: Optional[List[int]] = None
+
+    OMIT_IF_NONE = ("layout", "label_order", "samples_sha256", "image_ids")
+
+
+@dataclasses.dataclass
+class ClassificationPredictions:
+    sample_ids: List[str]
+    labels: List[int]
+    top5: List[List[int]]
+
+
+@dataclasses.dataclass
+class DetectionPredictions:
+    #: COCO results-format JSON next to the record (<run_id>.detections.json)
+    detections_file: str
+    detections: int
+    sha256: str
+    image_ids: List[int]
+
+
+@dataclasses.dataclass
+class AccuracySection:
+    dataset: DatasetIdentity
+    task: Optional[str]
+    recipe: Optional[Dict[str, Any]]
+    samples_evaluated: int
+    padded_samples: int
+    predictions: Union[ClassificationPredictions, DetectionPredictions, None] = None
 
 
 @dataclasses.dataclass
@@ -176,82 +292,31 @@ class Record:
     provenance: Provenance = dataclasses.field(default_factory=Provenance)
     timing: Optional[Timing] = None
     memory: Optional[Memory] = None
-    power: Optional[Dict[str, Any]] = None
-    accuracy: Optional[Dict[str, Any]] = None
+    power: Optional[PowerSection] = None
+    accuracy: Optional[AccuracySection] = None
     schema: str = SCHEMA_ID
 
     def to_dict(self) -> Dict[str, Any]:
-        data = dataclasses.asdict(self)
-        timing = data.get("timing")
-        if timing is not None:
-            # A window that never opened has no bounds; the schema wants both or neither.
-            for key in (
-                "window_start_ns",
-                "window_end_ns",
-                "window_start_unix_ns",
-                "preprocess_samples_ns",
-                "postprocess_samples_ns",
-            ):
-                if timing[key] is None:
-                    del timing[key]
+        data = to_dict(self)
         return {"schema": data.pop("schema"), **data}
 
 
-def dumps(value: Any, indent: str = "") -> str:
-    """JSON with one key per line, but lists of scalars (samples, shapes) kept on one line:
-    a record with 100,000 samples stays readable and a tenth of json.dumps(indent=1)'s size."""
-    inner = indent + " "
+def to_dict(value: Any) -> Any:
+    """A record part as JSON-ready values, leaving out the OMIT_IF_NONE fields that are None."""
+    if dataclasses.is_dataclass(value):
+        omit = getattr(value, "OMIT_IF_NONE", ())
+        out = {}
+        for field in dataclasses.fields(value):
+            item = getattr(value, field.name)
+            if item is None and field.name in omit:
+                continue
+            out[field.name] = to_dict(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        # Sample lists are long and flat: copy them without looking at every item.
+        if value and not isinstance(value[0], (dict, list, tuple)) and not dataclasses.is_dataclass(value[0]):
+            return list(value)
+        return [to_dict(item) for item in value]
     if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = ",\n".join(inner + json.dumps(k) + ": " + dumps(v, inner) for k, v in value.items())
-        return "{\n" + items + "\n" + indent + "}"
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in value) + "\n" + indent + "]"
-    return json.dumps(value, allow_nan=False, separators=(",", ":") if isinstance(value, list) else (", ", ": "))
-
-
-def write_record(record: Record, directory: Path) -> Path:
-    """Write DIR/<run_id>.json atomically: a reader sees the whole record or no file at all."""
-    return write_atomic(directory / (record.run_id + ".json"), dumps(record.to_dict()))
-
-
-def sidecar_path(directory: Path, run_id: str, kind: str) -> Path:
-    """DIR/<run_id>.<kind>.json: data too large for the record (detections), written before it."""
-    return directory / "{}.{}.json".format(run_id, kind)
-
-
-def write_atomic(final: Path, text: str) -> Path:
-    """Write `text` (plus a newline) to `final` through a temp file and a rename."""
-    directory = final.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + final.stem + ".", suffix=".tmp", dir=str(directory))
-    try:
-        # mkstemp makes the file private; a record is meant to be read by whoever collects it.
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, str(final))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return final
-
-
-def output_dir_problem(directory: Path) -> Optional[str]:
-    """None when records can be written into `directory` (created if needed), else why not."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        # os.access says yes to root on a read-only mount: only a real write tells.
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=str(directory))
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
+        return {key: to_dict(item) for key, item in value.items()}
+    return value

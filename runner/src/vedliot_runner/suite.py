@@ -17,9 +17,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from vedliot_runner.backends import REGISTRY
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, BenchError, UsageError
-from vedliot_runner.evaluate import topk_percent
-from vedliot_runner.measure import Progress, StopFlag
-from vedliot_runner.run import RunOutcome, RunRequest, execute
+from vedliot_runner.measure import LoopSettings, Progress, StopFlag
+from vedliot_runner.record import ClassificationPredictions, DetectionPredictions
+from vedliot_runner.request import AccuracyRequest, BackendRequest, ModelRequest, PowerRequest, RunRequest
+from vedliot_runner.run import RunOutcome, execute
 
 SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4")
 #: (batch size, mode): batch 1 for the lowest latency, batch 8 for throughput (D3.3 §3.1.2.3)
@@ -96,73 +97,82 @@ def accuracy_plan(models: Sequence[str], precisions: Sequence[str], datasets: Op
     return jobs
 
 
-def run_suite(
-    target: str,
-    output: Path,
-    zoo: Optional[Path] = None,
-    models: Optional[Sequence[str]] = None,
-    precisions: Optional[Sequence[str]] = None,
-    quick: bool = False,
-    loop: Optional[LoopDefaults] = None,
-    threads: Optional[int] = None,
-    backend_options: Optional[Dict[str, str]] = None,
-    power: Optional[str] = None,
-    idle_seconds: float = 5.0,
-    min_power_seconds: Optional[float] = None,
-    datasets: Optional[Path] = None,
-    accuracy_limit: int = 0,
-    log: Callable[[str], None] = print,
-    progress: Optional[Progress] = None,
-) -> Tuple[int, List[SuiteRun]]:
-    """Run the matrix; return (exit code, runs). Exit 0 when every run is ok or unsupported,
-    1 when any failed, 130 when a signal stopped the suite."""
-    if target not in SUITES:
-        raise UsageError("--target {}: choose from {}".format(target, ", ".join(sorted(SUITES))))
-    suite = SUITES[target]
-    if suite.backend not in REGISTRY:
-        raise UsageError("--target {}: backend {} is not registered".format(target, suite.backend))
-    models = list(models or (suite.quick_models if quick else SEED_MODELS))
-    precisions = list(precisions or suite.precisions)
-    loop = loop or (QUICK if quick else FULL)
-    options = dict(suite.options)
-    options.update(backend_options or {})
-    jobs = [(m, p, b, mode, None) for (m, p, b, mode) in plan(suite, models, precisions, quick)]
-    jobs += [(m, p, 1, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, datasets)]
-    if datasets is not None:
-        wanted = sorted({DATASETS[m] for m in models if m in DATASETS})
-        missing = [kind for kind in wanted if not (datasets / kind).is_dir()]
-        if missing:
-            log("{}: no {} there: accuracy runs on it skipped".format(datasets, ", ".join(missing)))
-    runs: List[SuiteRun] = []
-    stop = StopFlag()
-    for index, (model, precision, batch, mode, dataset) in enumerate(jobs, 1):
-        label = "[{}/{}] {} {} {} batch {} {}".format(index, len(jobs), target, model, precision, batch, mode)
-        request = RunRequest(
-            model=Path("zoo:" + model),
-            backend=suite.backend,
-            output=output,
-            precision=precision,
-            batch_size=batch,
+@dataclasses.dataclass(frozen=True)
+class SuiteRequest:
+    target: str
+    output: Path
+    zoo: Optional[Path] = None
+    models: Optional[Sequence[str]] = None
+    precisions: Optional[Sequence[str]] = None
+    quick: bool = False
+    loop: Optional[LoopDefaults] = None
+    threads: Optional[int] = None
+    backend_options: Dict[str, str] = dataclasses.field(default_factory=dict)
+    power: PowerRequest = dataclasses.field(default_factory=PowerRequest)
+    #: directory with imagenet/ and/or coco/: each model's accuracy is evaluated too
+    datasets: Optional[Path] = None
+    accuracy_limit: int = 0
+    timeout_s: Optional[float] = None
+
+
+def _run_request(suite: SuiteRequest, backend: str, options: Dict[str, str], job: Tuple) -> RunRequest:
+    model, precision, batch, mode, dataset = job
+    loop = suite.loop or (QUICK if suite.quick else FULL)
+    return RunRequest(
+        model=ModelRequest(model=Path("zoo:" + model), zoo=suite.zoo),
+        backend=BackendRequest(name=backend, precision=precision, options=options, threads=suite.threads),
+        loop=LoopSettings(
             mode="latency" if dataset else mode,
+            batch_size=batch,
             warmup_iterations=loop.warmup_iterations,
             warmup_seconds=loop.warmup_seconds,
             min_iterations=loop.min_iterations,
             min_seconds=loop.min_seconds,
-            threads=threads,
-            target=target,
-            backend_options=options,
-            zoo=zoo,
-            power=power,
-            idle_seconds=idle_seconds,
-            min_power_seconds=min_power_seconds,
-            dataset=dataset,
-            limit=accuracy_limit if dataset else 0,
-        )
+        ),
+        output=suite.output,
+        power=suite.power,
+        accuracy=AccuracyRequest(dataset=dataset, limit=suite.accuracy_limit) if dataset else None,
+        target=suite.target,
+        timeout_s=suite.timeout_s,
+    )
+
+
+def _jobs(request: SuiteRequest, suite: TargetSuite, log: Callable[[str], None]) -> List[Tuple]:
+    models = list(request.models or (suite.quick_models if request.quick else SEED_MODELS))
+    precisions = list(request.precisions or suite.precisions)
+    jobs = [(m, p, b, mode, None) for (m, p, b, mode) in plan(suite, models, precisions, request.quick)]
+    jobs += [(m, p, 1, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, request.datasets)]
+    if request.datasets is not None:
+        wanted = sorted({DATASETS[m] for m in models if m in DATASETS})
+        missing = [kind for kind in wanted if not (request.datasets / kind).is_dir()]
+        if missing:
+            log("{}: no {} there: accuracy runs on it skipped".format(request.datasets, ", ".join(missing)))
+    return jobs
+
+
+def run_suite(
+    request: SuiteRequest, log: Callable[[str], None] = print, progress: Optional[Progress] = None
+) -> Tuple[int, List[SuiteRun]]:
+    """Run the matrix; return (exit code, runs). Exit 0 when every run is ok or unsupported,
+    1 when any failed, 130 when a signal stopped the suite."""
+    if request.target not in SUITES:
+        raise UsageError("--target {}: choose from {}".format(request.target, ", ".join(sorted(SUITES))))
+    suite = SUITES[request.target]
+    if suite.backend not in REGISTRY:
+        raise UsageError("--target {}: backend {} is not registered".format(request.target, suite.backend))
+    options = dict(suite.options)
+    options.update(request.backend_options)
+    jobs = _jobs(request, suite, log)
+    runs: List[SuiteRun] = []
+    stop = StopFlag()
+    for index, job in enumerate(jobs, 1):
+        model, precision, batch, mode, _ = job
+        label = "[{}/{}] {} {} {} batch {} {}".format(index, len(jobs), request.target, model, precision, batch, mode)
         try:
-            outcome = execute(request, progress=progress, stop=stop)
+            outcome = execute(_run_request(request, suite.backend, options, job), progress=progress, stop=stop)
         except BenchError as exc:
-            # Nothing ran (a zoo file missing, a bad option): the same mistake would hit every
-            # run of the suite, so say it once and stop.
+            # Nothing ran (a zoo file missing, a bad option, a signal between runs): the same
+            # cause would hit every run of the suite, so say it once and stop.
             log("{}: {}".format(label, exc))
             runs.append(SuiteRun(model, precision, batch, mode, None, str(exc)))
             return exc.exit_code, runs
@@ -183,10 +193,23 @@ def _describe(outcome: RunOutcome) -> str:
     mean_ms = sum(timing.samples_ns) / len(timing.samples_ns) / 1e6
     effective = record.precision.effective
     note = "" if effective == record.precision.requested else " (effective {})".format(effective)
-    predictions = (record.accuracy or {}).get("predictions")
-    if predictions:
-        scores = topk_percent(predictions)
-        if scores is not None:
-            return "ok{}, {} samples, top-1 {:.2f}%".format(note, len(predictions["labels"]), scores[0])
-        return "ok{}, {} images, {} detections".format(note, len(predictions["image_ids"]), predictions["detections"])
+    section = record.accuracy
+    predictions = section.predictions if section is not None else None
+    if isinstance(predictions, ClassificationPredictions):
+        top1, _ = topk_percent(predictions)
+        return "ok{}, {} samples, top-1 {:.2f}%".format(note, len(predictions.labels), top1)
+    if isinstance(predictions, DetectionPredictions):
+        return "ok{}, {} images, {} detections".format(note, len(predictions.image_ids), predictions.detections)
     return "ok{}, {:.2f} ms per call, {:.1f} inferences/s".format(note, mean_ms, timing.inferences / window)
+
+
+def topk_percent(predictions: ClassificationPredictions) -> Tuple[float, float]:
+    """(Top-1 %, Top-5 %) of recorded predictions, for the terminal's first look (the aggregator
+    scores records properly)."""
+    pairs = list(zip(predictions.labels, predictions.top5))
+    if not pairs:
+        return 0.0, 0.0
+    return (
+        100.0 * sum(top[0] == label for label, top in pairs) / len(pairs),
+        100.0 * sum(label in top for label, top in pairs) / len(pairs),
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Dict, NamedTuple, Type
+import importlib.util
+from typing import Dict, NamedTuple, Optional, Type
 
 from vedliot_runner.backends.base import Backend
 from vedliot_runner.errors import BackendNotInstalled, UsageError
@@ -46,13 +47,46 @@ def import_requirement(requirement: str):
     raise ImportError("; ".join(errors))
 
 
-def backend_class(name: str) -> Type[Backend]:
+def entry_of(name: str) -> BackendEntry:
     try:
-        entry = REGISTRY[name]
+        return REGISTRY[name]
     except KeyError:
         raise UsageError(
             "--backend {}: unknown backend (choose from {})".format(name, ", ".join(sorted(REGISTRY)))
         ) from None
+
+
+def backend_type(name: str) -> Type[Backend]:
+    """The backend's class, without importing its vendor SDK (backend modules import it lazily):
+    what the parent process needs to parse options before a worker starts."""
+    entry = entry_of(name)
+    return getattr(importlib.import_module(entry.module), entry.cls)
+
+
+def missing_requirement(name: str) -> Optional[str]:
+    """Why the backend cannot be imported here, found without importing it (a vendor runtime
+    may crash its importer: that happens in the worker), or None."""
+    entry = entry_of(name)
+    for requirement in entry.requires:
+        alternatives = requirement.split("|")
+        if not any(_findable(package) for package in alternatives):
+            return "backend '{}' is not installed here (no module named {}); install it with: {}".format(
+                name, " or ".join(repr(p) for p in alternatives), "pip install 'vedliot-runner[{}]'".format(entry.extra)
+            )
+    return None
+
+
+def _findable(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def backend_class(name: str) -> Type[Backend]:
+    """The backend's class with its requirements imported (in the worker: BackendNotInstalled
+    when an import fails)."""
+    entry = entry_of(name)
     for package in entry.requires:
         try:
             import_requirement(package)

@@ -6,11 +6,11 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from vedliot_runner.errors import UsageError
+from vedliot_runner import options as options_module
 from vedliot_runner.record import Scalar, TensorInfo
 
 Feeds = Dict[str, np.ndarray]
@@ -21,7 +21,8 @@ OnComplete = Callable[[int, int], None]
 class BackendSettings:
     """What a backend is asked to do, beyond the model file."""
 
-    options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: the backend's Options dataclass, parsed from --backend-option (None: every default)
+    options: Any = None
     threads: Optional[int] = None
     mode: str = "latency"
     batch_size: int = 1
@@ -39,22 +40,22 @@ class Backend:
     """
 
     name = "base"
-    #: option name -> help; anything else given with --backend-option is refused.
-    options: Mapping[str, str] = {}
+    #: the typed options --backend-option is parsed into (options.parse), before anything runs
+    Options: type = options_module.NoOptions
 
     def __init__(self, settings: BackendSettings) -> None:
-        unknown = sorted(set(settings.options) - set(self.options))
-        if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
-            raise UsageError(
-                "--backend-option {}: not an option of backend '{}' (known: {})".format(
-                    ", ".join(unknown), self.name, known
-                )
-            )
         self.settings = settings
-        self.raw_options = dict(settings.options)
+        options = settings.options
+        if options is None or isinstance(options, Mapping):
+            options = self.parse_options(options or {})  # library callers may pass KEY=VALUE strings
+        self.options = options
         self.threads = settings.threads
         self.mode = settings.mode
+
+    @classmethod
+    def parse_options(cls, raw: Mapping[str, str]) -> Any:
+        """--backend-option KEY=VALUE strings as this backend's Options (UsageError if wrong)."""
+        return options_module.parse(cls.Options, raw, "--backend-option ", "backend '{}'".format(cls.name))
 
     # -- identity -----------------------------------------------------------------------------
     def version(self) -> Optional[str]:
@@ -74,8 +75,13 @@ class Backend:
         return None, None
 
     def resolved_options(self) -> Dict[str, Scalar]:
-        """The options in force after defaults were applied, for the record."""
-        return dict(self.raw_options)
+        """The options in force after defaults were applied, for the record; backends add what
+        the runtime itself decided (providers in use, streams)."""
+        return options_module.as_record(self.options)
+
+    def device_memory_peak_bytes(self) -> Optional[int]:
+        """Peak device memory of this run, where the runtime can tell (None: not readable)."""
+        return None
 
     # -- real data (accuracy runs) -------------------------------------------------------------
     def encode_input(self, name: str, array: np.ndarray, dtype: str) -> np.ndarray:
@@ -93,38 +99,52 @@ class Backend:
 
     #: True when predict() returns host arrays that went through host<->device copies.
     includes_host_device_copies = True
+    #: True when predict() returns only once the device finished (the contract; a backend that
+    #: times execution alone, with transfers=false, still synchronises)
+    device_synchronized = True
 
     def default_requests_in_flight(self) -> int:
         return 1
 
     def run_in_flight(self, feeds: Feeds, requests: int, keep_going: Callable[[], bool], done: OnComplete) -> None:
         """Keep `requests` inferences in flight until keep_going() is False, calling
-        done(start_ns, end_ns) as each completes. The default runs predict() in threads;
-        backends with a native async queue (OpenVINO) override it."""
-        if requests == 1:
-            while keep_going():
-                start = time.monotonic_ns()
-                self.predict(feeds)
-                done(start, time.monotonic_ns())
-            return
-        errors: List[BaseException] = []
-
-        def worker() -> None:
-            try:
-                while keep_going() and not errors:
-                    start = time.monotonic_ns()
-                    self.predict(feeds)
-                    done(start, time.monotonic_ns())
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(requests)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        done(start_ns, end_ns) as each completes. The default runs predict() in that many threads,
+        which suits runtimes whose sessions take concurrent calls (ONNX Runtime); runtimes that
+        do not give each thread its own instance (TVM, LiteRT), and those with a native
+        asynchronous queue drive it themselves (OpenVINO)."""
+        run_threads([self.predict] * requests, feeds, keep_going, done)
 
     def close(self) -> None:
         pass
+
+
+def run_threads(
+    predicts: List[Callable[[Feeds], object]], feeds: Feeds, keep_going: Callable[[], bool], done: OnComplete
+) -> None:
+    """One thread per predict function, each calling it until keep_going() is False; the first
+    error stops them all and is raised here."""
+    if len(predicts) == 1:
+        predict = predicts[0]
+        while keep_going():
+            start = time.monotonic_ns()
+            predict(feeds)
+            done(start, time.monotonic_ns())
+        return
+    errors: List[BaseException] = []
+
+    def worker(predict: Callable[[Feeds], object]) -> None:
+        try:
+            while keep_going() and not errors:
+                start = time.monotonic_ns()
+                predict(feeds)
+                done(start, time.monotonic_ns())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(predict,), daemon=True) for predict in predicts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

@@ -10,13 +10,16 @@ zero point, outside the timed call (pre- and post-processing).
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete, run_threads
 from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.options import MAX_THREADS, option
 from vedliot_runner.quiet import native_output_captured
 from vedliot_runner.record import Scalar, TensorInfo
 
@@ -54,40 +57,52 @@ def dequantize(array: np.ndarray, detail: Dict) -> np.ndarray:
     return (array.astype(np.float32) - zero) * np.float32(scale)
 
 
-def _parse_delegate_options(text: str) -> Dict[str, str]:
+def parse_delegate_options(text: str) -> Dict[str, str]:
     options = {}
     for item in filter(None, (part.strip() for part in text.split(";"))):
-        if "=" not in item:
-            raise UsageError("--backend-option delegate_options={}: expected key=value;key=value".format(text))
-        key, value = item.split("=", 1)
+        key, _, value = item.partition("=")
         options[key.strip()] = value.strip()
     return options
 
 
+def _delegate_options_text(text: str) -> Optional[str]:
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            return "expected key=value;key=value"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class LiteRtOptions:
+    delegate: Optional[str] = option(
+        None, "delegate library, e.g. libedgetpu.so.1 or /usr/lib/libvx_delegate.so (default: CPU, XNNPACK)"
+    )
+    delegate_options: str = option("", "key=value;key=value passed to the delegate", check=_delegate_options_text)
+    device: Optional[str] = option(
+        None, "Edge TPU device for libedgetpu (usb, usb:0, pci:0); shortcut for delegate_options=device=..."
+    )
+    num_threads: Optional[int] = option(
+        None, "interpreter threads (default: --threads, else LiteRT's choice)", minimum=1, maximum=MAX_THREADS
+    )
+
+
 class LiteRtBackend(Backend):
     name = "litert"
-    options = {
-        "delegate": "path of a delegate library, e.g. libedgetpu.so.1 or /usr/lib/libvx_delegate.so",
-        "delegate_options": "key=value;key=value passed to the delegate",
-        "device": "Edge TPU device for libedgetpu (usb, usb:0, pci:0); shortcut for delegate_options=device=...",
-        "num_threads": "interpreter threads (default: --threads, else LiteRT's choice)",
-    }
+    Options = LiteRtOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
         self._module = _interpreter_module()
         self._interpreter = None
+        self._path: Optional[Path] = None
         self._inputs: List[Dict] = []
         self._outputs: List[Dict] = []
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
         self._delegated: Optional[str] = None
-        threads = self.raw_options.get("num_threads")
-        if threads is not None and not threads.isdigit():
-            raise UsageError("--backend-option num_threads={}: expected a positive integer".format(threads))
-        self._threads = int(threads) if threads else self.threads
-        self._delegate_options = _parse_delegate_options(self.raw_options.get("delegate_options", ""))
-        if "device" in self.raw_options:
-            self._delegate_options.setdefault("device", self.raw_options["device"])
+        self._threads = self.options.num_threads or self.threads
+        self._delegate_options = parse_delegate_options(self.options.delegate_options)
+        if self.options.device is not None:
+            self._delegate_options.setdefault("device", self.options.device)
 
     def version(self) -> Optional[str]:
         import importlib
@@ -105,7 +120,7 @@ class LiteRtBackend(Backend):
         return {package.replace("_", "-"): self.version()}
 
     def _delegates(self) -> list:
-        path = self.raw_options.get("delegate")
+        path = self.options.delegate
         if not path:
             return []
         try:
@@ -118,7 +133,9 @@ class LiteRtBackend(Backend):
                 )
             ) from None
 
-    def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
+    def _interpreter_for(self, path: Path):
+        """A ready interpreter of `path`: delegates applied, inputs resized, tensors allocated.
+        Returns (interpreter, the inputs as the file declares them, whether a delegate is used)."""
         delegates = self._delegates()
         try:
             with native_output_captured():
@@ -128,7 +145,7 @@ class LiteRtBackend(Backend):
         except (ValueError, RuntimeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelFileError("{}: LiteRT cannot load it: {}".format(path, first)) from None
-        declared_inputs = [self._tensor(d) for d in interpreter.get_input_details()]
+        declared = [self._tensor(d) for d in interpreter.get_input_details()]
         for detail in interpreter.get_input_details():
             signature = list(detail.get("shape_signature", detail["shape"]))
             if signature and signature[0] == -1:
@@ -145,10 +162,15 @@ class LiteRtBackend(Backend):
                 interpreter.resize_tensor_input(detail["index"], shape)
         with native_output_captured():  # the XNNPACK banner comes with the allocation
             interpreter.allocate_tensors()
+        return interpreter, declared, bool(delegates)
+
+    def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
+        interpreter, declared_inputs, delegated = self._interpreter_for(path)
+        self._path = path
         self._interpreter = interpreter
         self._inputs = interpreter.get_input_details()
         self._outputs = interpreter.get_output_details()
-        self._precision = self._tensor_precision(bool(delegates))
+        self._precision = self._tensor_precision(delegated)
         ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
         delegate_kernels = ops.pop("DELEGATE", 0)
         self._delegated = "{} delegate kernel(s) over {} ops".format(delegate_kernels, sum(ops.values()))
@@ -176,7 +198,7 @@ class LiteRtBackend(Backend):
         return self._precision
 
     def resolved_options(self) -> Dict[str, Scalar]:
-        resolved: Dict[str, Scalar] = dict(self.raw_options)
+        resolved = super().resolved_options()
         resolved["num_threads"] = self._threads
         resolved["delegation"] = self._delegated
         return resolved
@@ -197,11 +219,19 @@ class LiteRtBackend(Backend):
         return dequantize(array, self._outputs[index]).astype(np.float32, copy=False)
 
     def predict(self, feeds: Feeds) -> List[np.ndarray]:
-        interpreter = self._interpreter
+        return self._invoke(self._interpreter, feeds)
+
+    def _invoke(self, interpreter, feeds: Feeds) -> List[np.ndarray]:
         for detail in self._inputs:
             interpreter.set_tensor(detail["index"], feeds[_public_name(detail["name"])])
         interpreter.invoke()
         return [interpreter.get_tensor(detail["index"]) for detail in self._outputs]
+
+    def run_in_flight(self, feeds: Feeds, requests: int, keep_going: Callable[[], bool], done: OnComplete) -> None:
+        # An interpreter is not thread-safe (LiteRT's documentation): each request in flight gets
+        # one of its own, on the same model and delegate, as the Edge TPU examples do.
+        interpreters = [self._interpreter] + [self._interpreter_for(self._path)[0] for _ in range(requests - 1)]
+        run_threads([functools.partial(self._invoke, i) for i in interpreters], feeds, keep_going, done)
 
     def close(self) -> None:
         self._interpreter = None

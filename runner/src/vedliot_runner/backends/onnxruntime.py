@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 
 from vedliot_runner import onnx_precision
 from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
-from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.errors import ModelFileError, UnsupportedError
+from vedliot_runner.options import MAX_THREADS, option
 from vedliot_runner.record import Scalar, TensorInfo
 
 _ORT_TYPES = {
@@ -28,8 +30,11 @@ _ORT_TYPES = {
     "tensor(uint64)": "uint64",
     "tensor(bool)": "bool",
 }
-
 _OPT_LEVELS = ("disable", "basic", "extended", "layout", "all")
+
+
+def _provider_list(text: str) -> Optional[str]:
+    return None if any(p.strip() for p in text.split(",")) else "name at least one execution provider"
 
 
 def _tensor(arg) -> TensorInfo:
@@ -37,27 +42,31 @@ def _tensor(arg) -> TensorInfo:
     return TensorInfo(name=arg.name, dtype=_ORT_TYPES.get(arg.type, arg.type), shape=shape)
 
 
-def _positive_int(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise UsageError("--backend-option {}={}: expected a non-negative integer".format(name, value))
-    return number
+@dataclasses.dataclass(frozen=True)
+class OnnxRuntimeOptions:
+    providers: str = option(
+        "CPUExecutionProvider", "comma-separated execution providers in priority order", check=_provider_list
+    )
+    graph_optimization_level: str = option("all", "graph optimisations", choices=_OPT_LEVELS)
+    intra_op_num_threads: Optional[int] = option(
+        None,
+        "threads inside one operator (default: --threads, else ONNX Runtime's choice)",
+        minimum=0,
+        maximum=MAX_THREADS,
+    )
+    inter_op_num_threads: Optional[int] = option(
+        None, "threads across operators in parallel execution mode", minimum=0, maximum=MAX_THREADS
+    )
+    execution_mode: str = option("sequential", "execution of independent nodes", choices=("sequential", "parallel"))
+    device_id: Optional[int] = option(None, "device index for the CUDA/TensorRT providers", minimum=0, maximum=1024)
+    log_severity_level: int = option(
+        4, "0 verbose .. 4 fatal (failures reach the user through the record)", choices=(0, 1, 2, 3, 4)
+    )
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    options = {
-        "providers": "comma-separated execution providers in priority order (default CPUExecutionProvider)",
-        "graph_optimization_level": "disable|basic|extended|layout|all (default all)",
-        "intra_op_num_threads": "threads inside one operator (default: --threads, else ONNX Runtime's choice)",
-        "inter_op_num_threads": "threads across operators in parallel execution mode",
-        "execution_mode": "sequential|parallel (default sequential)",
-        "device_id": "device index for the CUDA/TensorRT providers",
-        "log_severity_level": "0 verbose .. 4 fatal (default 4: failures reach the user through the record)",
-    }
+    Options = OnnxRuntimeOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
@@ -67,7 +76,6 @@ class OnnxRuntimeBackend(Backend):
         self._session = None
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
         self._output_names: Optional[List[str]] = None
-        # Option values are checked now, before a record exists: a typo is a usage error.
         self._options = self._session_options()
 
     def version(self) -> Optional[str]:
@@ -79,7 +87,7 @@ class OnnxRuntimeBackend(Backend):
         return {"onnxruntime": self._ort.__version__, "onnx": onnx.__version__}
 
     def _providers(self) -> List[str]:
-        wanted = [p.strip() for p in self.raw_options.get("providers", "CPUExecutionProvider").split(",") if p.strip()]
+        wanted = [p.strip() for p in self.options.providers.split(",") if p.strip()]
         available = self._ort.get_available_providers()
         missing = [p for p in wanted if p not in available]
         if missing:
@@ -91,13 +99,9 @@ class OnnxRuntimeBackend(Backend):
         return wanted
 
     def _session_options(self):
+        opts = self.options
         so = self._ort.SessionOptions()
-        so.log_severity_level = _positive_int("log_severity_level", self.raw_options.get("log_severity_level", "4"))
-        level = self.raw_options.get("graph_optimization_level", "all")
-        if level not in _OPT_LEVELS:
-            raise UsageError(
-                "--backend-option graph_optimization_level={}: choose from {}".format(level, ", ".join(_OPT_LEVELS))
-            )
+        so.log_severity_level = opts.log_severity_level
         levels = self._ort.GraphOptimizationLevel
         so.graph_optimization_level = {
             "disable": levels.ORT_DISABLE_ALL,
@@ -105,29 +109,22 @@ class OnnxRuntimeBackend(Backend):
             "extended": levels.ORT_ENABLE_EXTENDED,
             "layout": getattr(levels, "ORT_ENABLE_LAYOUT", levels.ORT_ENABLE_ALL),
             "all": levels.ORT_ENABLE_ALL,
-        }[level]
-        intra = self.raw_options.get("intra_op_num_threads")
-        if intra is not None:
-            so.intra_op_num_threads = _positive_int("intra_op_num_threads", intra)
+        }[opts.graph_optimization_level]
+        if opts.intra_op_num_threads is not None:
+            so.intra_op_num_threads = opts.intra_op_num_threads
         elif self.threads:
             so.intra_op_num_threads = self.threads
-        inter = self.raw_options.get("inter_op_num_threads")
-        if inter is not None:
-            so.inter_op_num_threads = _positive_int("inter_op_num_threads", inter)
-        execution = self.raw_options.get("execution_mode", "sequential")
-        if execution not in ("sequential", "parallel"):
-            raise UsageError("--backend-option execution_mode={}: choose sequential or parallel".format(execution))
-        so.execution_mode = (
-            self._ort.ExecutionMode.ORT_PARALLEL if execution == "parallel" else self._ort.ExecutionMode.ORT_SEQUENTIAL
-        )
+        if opts.inter_op_num_threads is not None:
+            so.inter_op_num_threads = opts.inter_op_num_threads
+        modes = self._ort.ExecutionMode
+        so.execution_mode = modes.ORT_PARALLEL if opts.execution_mode == "parallel" else modes.ORT_SEQUENTIAL
         return so
 
     def _provider_options(self, providers: List[str]) -> List[Dict[str, str]]:
-        device = self.raw_options.get("device_id")
+        device = self.options.device_id
         if device is None:
             return [{} for _ in providers]
-        _positive_int("device_id", device)
-        return [{"device_id": device} if p != "CPUExecutionProvider" else {} for p in providers]
+        return [{"device_id": str(device)} if p != "CPUExecutionProvider" else {} for p in providers]
 
     def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
         import onnx
@@ -190,8 +187,7 @@ class OnnxRuntimeBackend(Backend):
         return self._precision
 
     def resolved_options(self) -> Dict[str, Scalar]:
-        resolved: Dict[str, Scalar] = {"graph_optimization_level": "all", "execution_mode": "sequential"}
-        resolved.update(self.raw_options)
+        resolved = super().resolved_options()
         if self._session is not None:
             # What the session really uses, fallbacks included.
             resolved["providers"] = ",".join(self._session.get_providers())

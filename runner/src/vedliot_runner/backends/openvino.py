@@ -11,6 +11,8 @@ benchmark_app's -shape does: OpenVINO's CPU plugin runs static shapes faster.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -18,7 +20,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete
-from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.errors import ModelFileError, UnsupportedError
+from vedliot_runner.options import option, writable_directory
 from vedliot_runner.record import Scalar, TensorInfo
 
 _HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}
@@ -45,14 +48,27 @@ def runtime_precision(layers: List[Tuple[str, str]]) -> Tuple[Optional[str], str
     return "mixed", detail
 
 
+def _streams(text: str) -> Optional[str]:
+    if text.upper() == "AUTO" or (text.isdigit() and int(text) >= 1):
+        return None
+    return "expected a positive number of streams or AUTO"
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenVinoOptions:
+    device: str = option("CPU", "CPU, GPU, NPU, or MYRIAD on 2022.3 LTS; AUTO/HETERO strings are passed through")
+    cache_dir: Optional[str] = option(
+        None, "model cache directory (OpenVINO's CACHE_DIR): later loads skip compilation", check=writable_directory
+    )
+    num_streams: Optional[str] = option(None, "NUM_STREAMS (default: chosen by the performance hint)", check=_streams)
+    infer_precision: Optional[str] = option(
+        None, "INFERENCE_PRECISION_HINT override (default: follows --precision)", choices=("f32", "f16", "bf16")
+    )
+
+
 class OpenVinoBackend(Backend):
     name = "openvino"
-    options = {
-        "device": "CPU (default), GPU, NPU, or MYRIAD on 2022.3 LTS; AUTO/HETERO strings are passed through",
-        "cache_dir": "model cache directory (OpenVINO's CACHE_DIR): later loads skip compilation",
-        "num_streams": "NUM_STREAMS (default: chosen by the performance hint)",
-        "infer_precision": "INFERENCE_PRECISION_HINT override (f32, f16, bf16); default follows --precision",
-    }
+    Options = OpenVinoOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
@@ -62,6 +78,7 @@ class OpenVinoBackend(Backend):
         self._core = openvino.Core()
         self._compiled = None
         self._request = None
+        self._queue = None
         self._config: Dict[str, str] = {}
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
 
@@ -72,7 +89,7 @@ class OpenVinoBackend(Backend):
         return {"openvino": self._ov.get_version()}
 
     def _device(self) -> str:
-        device = self.raw_options.get("device", "CPU")
+        device = self.options.device
         available = self._core.available_devices
         base = device.split(":", 1)[0].split(".", 1)[0]
         if base not in ("AUTO", "HETERO", "MULTI") and not any(d.split(".", 1)[0] == base for d in available):
@@ -83,15 +100,13 @@ class OpenVinoBackend(Backend):
 
     def _compile_config(self) -> Dict[str, str]:
         config = {"PERFORMANCE_HINT": "THROUGHPUT" if self.mode == "throughput" else "LATENCY"}
-        hint = self.raw_options.get("infer_precision") or _HINTS.get(self.settings.precision)
+        hint = self.options.infer_precision or _HINTS.get(self.settings.precision)
         if hint:
-            if hint not in ("f32", "f16", "bf16"):
-                raise UsageError("--backend-option infer_precision={}: choose f32, f16 or bf16".format(hint))
             config["INFERENCE_PRECISION_HINT"] = hint
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(self.threads)
-        if "num_streams" in self.raw_options:
-            config["NUM_STREAMS"] = self.raw_options["num_streams"]
+        if self.options.num_streams is not None:
+            config["NUM_STREAMS"] = self.options.num_streams.upper()
         return config
 
     def _static_shapes(self, model) -> None:
@@ -114,8 +129,8 @@ class OpenVinoBackend(Backend):
     def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
         device = self._device()
         self._config = self._compile_config()
-        if "cache_dir" in self.raw_options:
-            self._core.set_property({"CACHE_DIR": self.raw_options["cache_dir"]})
+        if self.options.cache_dir is not None:
+            self._core.set_property({"CACHE_DIR": self.options.cache_dir})
         try:
             model = self._core.read_model(str(path))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError for any bad file
@@ -148,8 +163,7 @@ class OpenVinoBackend(Backend):
         return self._precision
 
     def resolved_options(self) -> Dict[str, Scalar]:
-        resolved: Dict[str, Scalar] = dict(self.raw_options)
-        resolved.setdefault("device", "CPU")
+        resolved = super().resolved_options()
         for key in ("PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS"):
             try:
                 resolved[key] = str(self._compiled.get_property(key))
@@ -172,21 +186,37 @@ class OpenVinoBackend(Backend):
             for name, array in feeds.items():
                 request.set_tensor(name, self._ov.Tensor(array, shared_memory=True))
         errors: List[BaseException] = []
+        counts = {"started": 0, "called_back": 0}
+        lock = threading.Lock()
 
         def callback(request, started: int) -> None:
             try:
                 done(started, time.monotonic_ns())
             except BaseException as exc:  # noqa: BLE001 - surfaced in the caller's thread
                 errors.append(exc)
+            finally:
+                with lock:
+                    counts["called_back"] += 1
 
         queue.set_callback(callback)
         while keep_going() and not errors:
             queue.get_idle_request_id()  # blocks until a request is free: the clock starts when it is
             queue.start_async(userdata=time.monotonic_ns())
+            counts["started"] += 1
         queue.wait_all()
+        # wait_all() returns when the requests completed, possibly before their Python callbacks
+        # ran to the end. Destroying the queue then joins its callback thread while this thread
+        # holds the GIL the callback waits for: a deadlock. Let the callbacks finish first.
+        deadline = time.monotonic() + 30
+        while counts["called_back"] < counts["started"] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.02)  # and the binding's own work after each callback returned
+        # Kept until close(): its end joins the callback threads, which must be idle by then.
+        self._queue = queue
         if errors:
             raise errors[0]
 
     def close(self) -> None:
+        self._queue = None
         self._request = None
         self._compiled = None

@@ -16,18 +16,21 @@ VirtualMachine and timed by the runner's own loop (not time_evaluator), with a d
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from vedliot_runner import onnx_precision
-from vedliot_runner.backends.base import Backend, BackendSettings, Feeds
+from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete, run_threads
 from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
+from vedliot_runner.options import option, writable_directory
 from vedliot_runner.record import Scalar, TensorInfo
 
 _INTEGER_COMPUTE = re.compile(r'dtype="int32"\) = R\.(nn\.conv2d|matmul|nn\.conv2d_transpose)\(')
@@ -61,26 +64,43 @@ def _cuda_arch(tvm) -> str:
     return dev.compute_version.replace(".", "")
 
 
+def _target_text(text: str) -> Optional[str]:
+    if text in ("llvm", "cuda"):
+        return None
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            return "not a JSON target dict ({})".format(exc)
+        return None if isinstance(value, dict) and "kind" in value else 'a JSON target dict needs "kind"'
+    return 'choose llvm, cuda, or a JSON target dict such as {"kind": "llvm", "mcpu": "znver4"}'
+
+
+@dataclasses.dataclass(frozen=True)
+class TvmOptions:
+    target: str = option("llvm", "llvm (-mcpu from the host), cuda, or a JSON target dict", check=_target_text)
+    tuning_trials: int = option(0, "meta-schedule trials (0: untuned)", minimum=0, maximum=10_000_000)
+    cache_dir: Optional[str] = option(
+        None,
+        "compiled modules and tuning databases (default $VEDLIOT_CACHE/tvm or ~/.cache/vedliot-bench/tvm)",
+        check=writable_directory,
+    )
+
+
 class TvmBackend(Backend):
     name = "tvm"
-    options = {
-        "target": "llvm (default, -mcpu from the host), cuda, or a JSON target dict",
-        "tuning_trials": "meta-schedule trials (default 0: untuned)",
-        "cache_dir": "compiled modules and tuning databases (default $VEDLIOT_CACHE/tvm or ~/.cache/vedliot-bench/tvm)",
-    }
+    Options = TvmOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
         import tvm
 
         self._tvm = tvm
-        trials = self.raw_options.get("tuning_trials", "0")
-        if not trials.isdigit():
-            raise UsageError("--backend-option tuning_trials={}: expected a non-negative integer".format(trials))
-        self._trials = int(trials)
-        self._target_kind = self.raw_options.get("target", "llvm")
-        self._cache = Path(self.raw_options.get("cache_dir") or default_cache_dir())
+        self._trials = self.options.tuning_trials
+        self._target_kind = self.options.target
+        self._cache = Path(self.options.cache_dir or default_cache_dir())
         self._vm = None
+        self._executable = None
         self._dev = None
         self._input_names: List[str] = []
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
@@ -173,6 +193,7 @@ class TvmBackend(Backend):
             tmp.replace(library)
             precision_file.write_text(json.dumps(list(self._precision)))
         self._dev = tvm.cuda(0) if target.kind.name == "cuda" else tvm.cpu(0)
+        self._executable = executable
         self._vm = relax.VirtualMachine(executable, self._dev)
         self._input_names = list(shapes)
         return declared, _declared(model, outputs=True)
@@ -224,23 +245,32 @@ class TvmBackend(Backend):
         return self._precision
 
     def resolved_options(self) -> Dict[str, Scalar]:
-        resolved: Dict[str, Scalar] = dict(self.raw_options)
-        resolved["target"] = self._target_kind
-        resolved["tuning_trials"] = self._trials
+        resolved = super().resolved_options()
         resolved["tuned"] = self._trials > 0
         resolved["compiled_from_cache"] = self._cached
         return resolved
 
     def predict(self, feeds: Feeds) -> List[np.ndarray]:
+        return self._call(self._vm, feeds)
+
+    def _call(self, vm, feeds: Feeds) -> List[np.ndarray]:
         tensor = self._tvm.runtime.tensor
         args = [tensor(feeds[name], self._dev) for name in self._input_names]
-        out = self._vm["main"](*args)
+        out = vm["main"](*args)
         self._dev.sync()
         items = out if isinstance(out, (list, tuple)) or type(out).__name__ == "Array" else [out]
         return [item.numpy() for item in items]
 
+    def run_in_flight(self, feeds: Feeds, requests: int, keep_going: Callable[[], bool], done: OnComplete) -> None:
+        # A Relax VM runs one call at a time (concurrent calls corrupt its register file): each
+        # request in flight gets a VM of its own over the same compiled module.
+        from tvm import relax
+
+        vms = [self._vm] + [relax.VirtualMachine(self._executable, self._dev) for _ in range(requests - 1)]
+        run_threads([functools.partial(self._call, vm) for vm in vms], feeds, keep_going, done)
+
     def close(self) -> None:
-        self._vm = None
+        self._vm = self._executable = None
 
 
 def _declared(model, outputs: bool = False) -> List[TensorInfo]:

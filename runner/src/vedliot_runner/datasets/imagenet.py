@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -63,9 +64,23 @@ class ClassificationSet:
             ).hexdigest(),
         }
 
+    def __len__(self) -> int:
+        return len(self.samples)
+
     def sample_id(self, path: Path) -> str:
         """The sample's path relative to the dataset root, with forward slashes."""
         return path.relative_to(self.root).as_posix()
+
+
+def _text(path: Path) -> str:
+    """An annotation file's text; UsageError naming it when it is not UTF-8 (or ASCII) text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError("{}: not UTF-8 text (byte {} at offset {}); convert it to UTF-8".format(
+            path, hex(exc.object[exc.start]), exc.start)) from None  # fmt: skip
+    except OSError as exc:
+        raise UsageError("{}: cannot read it ({})".format(path, exc.strerror or exc)) from None
 
 
 def _images(directory: Path) -> List[Path]:
@@ -90,16 +105,16 @@ def _name_and_split(root: Path) -> Tuple[str, str]:
     if not path.is_file():
         return "imagenet", "val"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(_text(path))
         return str(meta["name"]), str(meta.get("split", "val"))
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError("{}: expected a JSON object with 'name' and 'split' ({})".format(path, exc)) from None
+        raise UsageError("{}: expected a JSON object with 'name' and 'split' ({!r})".format(path, exc)) from None
 
 
 def _devkit(root: Path):
     images = _images(root)
     path = root / GROUND_TRUTH
-    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    labels = [line.strip() for line in _text(path).splitlines() if line.strip()]
     if len(labels) != len(images):
         raise UsageError(
             "{}: {} labels for {} images in {}; the file lists one label per image in file-name order".format(
@@ -115,15 +130,14 @@ def _devkit(root: Path):
 def _kaggle(root: Path):
     path = root / SOLUTION
     wnid_of: Dict[str, str] = {}
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            try:
-                wnid_of[row["ImageId"]] = row["PredictionString"].split()[0]
-            except (KeyError, IndexError):
-                raise UsageError("{}: expected columns ImageId,PredictionString".format(path)) from None
+    for row in csv.DictReader(io.StringIO(_text(path), newline="")):
+        try:
+            wnid_of[row["ImageId"]] = row["PredictionString"].split()[0]
+        except (KeyError, IndexError, AttributeError):
+            raise UsageError("{}: expected columns ImageId,PredictionString".format(path)) from None
     synsets = root / SYNSETS
     if synsets.is_file():
-        order = [line.split()[0] for line in synsets.read_text().splitlines() if line.strip()]
+        order = [line.split()[0] for line in _text(synsets).splitlines() if line.strip()]
     else:
         order = sorted(set(wnid_of.values()))
     index = {wnid: i for i, wnid in enumerate(order)}

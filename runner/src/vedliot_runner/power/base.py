@@ -12,10 +12,13 @@ last call, each stamped with time.monotonic_ns(): the clock of the timing loop.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from vedliot_runner import options as options_module
 from vedliot_runner.errors import UsageError
+from vedliot_runner.options import option
 
 #: (monotonic ns, one value per rail, in the order of PowerSource.rails)
 Reading = Tuple[int, Tuple[float, ...]]
@@ -25,45 +28,45 @@ class SensorError(Exception):
     """A reading failed mid-run; the sampler records it and goes on."""
 
 
+@dataclasses.dataclass(frozen=True)
+class PowerOptions:
+    """Options every source has; each source's Options dataclass extends it."""
+
+    interval_ms: Optional[float] = option(
+        None, "sampling interval in ms (default: the source's)", minimum=1, maximum=600_000
+    )
+
+
 class PowerSource:
     name = "base"
-    #: option -> help; PowerSpec refuses anything else
-    options: Mapping[str, str] = {}
+    #: the typed options `--power NAME:K=V,...` is parsed into, before anything runs
+    Options: type = PowerOptions
     kind = "power"  # or "energy"
     #: "instant", "interval" (the average since the previous reading) or "sensor:<seconds>"
     averaging = "instant"
     #: the sampler's default interval for this source
     default_interval_s = 0.1
 
-    def __init__(self, options: Mapping[str, str]) -> None:
-        unknown = sorted(set(options) - set(self.options) - {"interval_ms"})
-        if unknown:
-            known = ", ".join(sorted(set(self.options) | {"interval_ms"}))
-            raise UsageError("--power {}: unknown option {} (known: {})".format(self.name, ", ".join(unknown), known))
-        self.raw_options = dict(options)
+    def __init__(self, options: Any = None) -> None:
+        if options is None or isinstance(options, Mapping):
+            options = self.parse_options(options or {})
+        self.options = options
         self.rails: List[str] = []
         #: rails whose sum is the device's power (a subset of rails: e.g. VDD_IN, not its parts)
         self.summed: List[str] = []
         #: what the record should say about the device and sensor (model, driver, paths)
         self.details: Dict[str, object] = {}
 
-    def option(self, key: str, default: Optional[str] = None) -> Optional[str]:
-        return self.raw_options.get(key, default)
-
-    def float_option(self, key: str, default: float) -> float:
-        text = self.raw_options.get(key)
-        if text is None:
-            return default
-        try:
-            return float(text)
-        except ValueError:
-            raise UsageError("--power {}:{}={}: expected a number".format(self.name, key, text)) from None
+    @classmethod
+    def parse_options(cls, raw: Mapping[str, str]) -> Any:
+        """`--power NAME:K=V` strings as this source's Options (UsageError if wrong)."""
+        return options_module.parse(
+            cls.Options, raw, "--power {}:".format(cls.name), "power source '{}'".format(cls.name)
+        )
 
     def interval_s(self) -> float:
-        value = self.float_option("interval_ms", self.default_interval_s * 1000) / 1000
-        if value <= 0:
-            raise UsageError("--power {}:interval_ms must be positive".format(self.name))
-        return value
+        interval_ms = self.options.interval_ms
+        return interval_ms / 1000 if interval_ms is not None else self.default_interval_s
 
     #: the sensor's own averaging period (s), when a window shorter than it cannot be trusted
     def sensor_period_s(self) -> Optional[float]:

@@ -6,24 +6,33 @@ aggregator will find it; `offset_s=` is the meter clock minus this host's clock)
 
 from __future__ import annotations
 
-from typing import List
+import dataclasses
+from typing import List, Optional
 
-from vedliot_runner.power.base import PowerSource, Reading
+from vedliot_runner.options import MAX_SECONDS, option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalOptions(PowerOptions):
+    log: Optional[str] = option(
+        None, "the meter's log file, as the aggregator will find it (optional: aggregator --meter-log)"
+    )
+    offset_s: float = option(0.0, "meter clock minus host clock, seconds", minimum=-MAX_SECONDS, maximum=MAX_SECONDS)
+    meter: Optional[str] = option(None, "what the meter is, for the record")
 
 
 class ExternalSource(PowerSource):
     name = "external"
-    options = {
-        "log": "the meter's log file, as the aggregator will find it (optional: aggregator --meter-log)",
-        "offset_s": "meter clock minus host clock, seconds (0)",
-        "meter": "what the meter is, for the record",
-    }
+    Options = ExternalOptions
 
     def open(self) -> None:
-        self.float_option("offset_s", 0.0)  # checked now, used by the aggregator
         self.rails = ["meter"]
         self.summed = ["meter"]
-        self.details = {k: v for k, v in self.raw_options.items() if k in ("log", "offset_s", "meter")}
+        opts = self.options
+        self.details = {
+            k: v for k, v in (("log", opts.log), ("offset_s", opts.offset_s), ("meter", opts.meter)) if v is not None
+        }
 
     def poll(self) -> List[Reading]:
         return []

@@ -9,34 +9,34 @@ measuring and back on at stop_power_measurement) and the core rails on the EVB.
 
 from __future__ import annotations
 
-from typing import List
+import dataclasses
+from typing import List, Optional
 
 from vedliot_runner.errors import UsageError
-from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.options import option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
 
 _PERIODS_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)
 _AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)
 
 
+@dataclasses.dataclass(frozen=True)
+class HailoOptions(PowerOptions):
+    device: Optional[str] = option(None, "device id as Device.scan() lists it (default: the first)")
+    sampling_period_us: int = option(1100, "sensor conversion time in microseconds", choices=_PERIODS_US)
+    averaging: int = option(16, "sensor averaging factor", choices=_AVERAGES)
+
+
 class HailoSource(PowerSource):
     name = "hailo"
+    Options = HailoOptions
     averaging = "interval"
     default_interval_s = 0.1
-    options = {
-        "device": "device id as Device.scan() lists it (default: the first)",
-        "sampling_period_us": "sensor conversion time, one of {} (1100)".format(", ".join(map(str, _PERIODS_US))),
-        "averaging": "sensor averaging factor, one of {} (16)".format(", ".join(map(str, _AVERAGES))),
-    }
 
-    def __init__(self, options) -> None:
+    def __init__(self, options=None) -> None:
         super().__init__(options)
-        self.period_us = int(self.float_option("sampling_period_us", 1100))
-        self.average = int(self.float_option("averaging", 16))
-        if self.period_us not in _PERIODS_US:
-            message = "--power hailo:sampling_period_us={}: choose one of {}".format(self.period_us, _PERIODS_US)
-            raise UsageError(message)
-        if self.average not in _AVERAGES:
-            raise UsageError("--power hailo:averaging={}: choose one of {}".format(self.average, _AVERAGES))
+        self.period_us = self.options.sampling_period_us
+        self.average = self.options.averaging
         self.device = None
         self.control = None
         self.last_ns = 0
@@ -48,7 +48,7 @@ class HailoSource(PowerSource):
             raise UsageError("--power hailo needs HailoRT's Python package (hailo_platform) from Hailo") from None
         self.hp = hp
         try:
-            self.device = hp.Device(self.option("device"))
+            self.device = hp.Device(self.options.device)
             self.control = self.device.control
             self.control.stop_power_measurement()  # clears what an earlier process left
             self.control.set_power_measurement(
@@ -68,7 +68,7 @@ class HailoSource(PowerSource):
         self.summed = ["hailo"]
         # The sensor delivers a value every 2 x period x averaging (HailoRT docs).
         self.details = {
-            "device": self.option("device") or "first found",
+            "device": self.options.device or "first found",
             "dvm": "AUTO",
             "sensor_value_every_ms": 2 * self.period_us * self.average / 1000.0,
         }

@@ -8,26 +8,31 @@ and --min-power-seconds should be at least 1.
 
 from __future__ import annotations
 
-from typing import List
+import dataclasses
+from typing import List, Optional
 
 from vedliot_runner.errors import UsageError
-from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.options import option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
+
+
+@dataclasses.dataclass(frozen=True)
+class NvmlOptions(PowerOptions):
+    index: int = option(0, "GPU index", minimum=0, maximum=1024)
+    mode: Optional[str] = option(
+        None, "energy (the counter, default where the GPU has one) or power", choices=("energy", "power")
+    )
 
 
 class NvmlSource(PowerSource):
     name = "nvml"
+    Options = NvmlOptions
     default_interval_s = 0.1
-    options = {"index": "GPU index (0)", "mode": "energy (counter, default where supported) or power"}
 
-    def __init__(self, options) -> None:
+    def __init__(self, options=None) -> None:
         super().__init__(options)
-        index = self.option("index", "0")
-        if not index.isdigit():
-            raise UsageError("--power nvml:index={}: expected a GPU index".format(index))
-        self.index = int(index)
-        self.mode = self.option("mode")
-        if self.mode not in (None, "energy", "power"):
-            raise UsageError("--power nvml:mode={}: choose energy or power".format(self.mode))
+        self.index = self.options.index
+        self.mode = self.options.mode
         self.nvml = None
         self.handle = None
 

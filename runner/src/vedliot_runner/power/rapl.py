@@ -10,12 +10,14 @@ count the package twice).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from pathlib import Path
 from typing import Dict, List
 
 from vedliot_runner.errors import UsageError
-from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.options import option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
 
 DEFAULT_ROOT = "/sys/class/powercap"
 DEFAULT_ZONES = "package-*,dram"
@@ -45,21 +47,24 @@ class _Zone:
         return self.total_uj / 1e6
 
 
+@dataclasses.dataclass(frozen=True)
+class RaplOptions(PowerOptions):
+    root: str = option(DEFAULT_ROOT, "powercap directory")
+    # Options are comma-separated, so several zone patterns are joined with "|".
+    zones: str = option(DEFAULT_ZONES.replace(",", "|"), "zone names to sum, shell patterns joined by |")
+
+
 class RaplSource(PowerSource):
     name = "rapl"
+    Options = RaplOptions
     kind = "energy"
     averaging = "interval"
     default_interval_s = 0.1
-    options = {
-        "root": "powercap directory ({})".format(DEFAULT_ROOT),
-        "zones": "zone names to sum, shell patterns joined by | ({})".format(DEFAULT_ZONES.replace(",", "|")),
-    }
 
-    def __init__(self, options) -> None:
+    def __init__(self, options=None) -> None:
         super().__init__(options)
-        self.root = Path(self.option("root", DEFAULT_ROOT))
-        # Options are comma-separated, so several zone patterns are joined with "|".
-        self.patterns = [p.strip() for p in self.option("zones", DEFAULT_ZONES.replace(",", "|")).split("|")]
+        self.root = Path(self.options.root)
+        self.patterns = [p.strip() for p in self.options.zones.split("|") if p.strip()]
         self.zones: List[_Zone] = []
 
     def _discover(self) -> List[_Zone]:

@@ -11,15 +11,17 @@ JSON (numbers index lists) or, for an XML answer, the name of the attribute hold
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
-from typing import List
+from typing import List, Optional
 
 from vedliot_runner.errors import UsageError
-from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.options import option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
 
 DEFAULT_PATH = "/redfish/v1/Chassis/{node}/Power"
 DEFAULT_FIELD = "PowerControl.0.PowerConsumedWatts"
@@ -40,26 +42,42 @@ def extract_watts(body: bytes, field: str) -> float:
     return float(value)
 
 
+def _url_text(text: str) -> Optional[str]:
+    return None if text.startswith(("http://", "https://")) else "expected an http:// or https:// URL"
+
+
+def _path_text(text: str) -> Optional[str]:
+    try:
+        text.format(node="Chassis1")
+    except (KeyError, IndexError, ValueError) as exc:
+        return "only {{node}} may appear in braces ({}: {})".format(type(exc).__name__, exc)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class RecsOptions(PowerOptions):
+    url: Optional[str] = option(
+        None, "base URL of the RECS management (e.g. http://recs-master); required", check=_url_text
+    )
+    node: str = option("Chassis1", "node (chassis) id in the URL")
+    path: str = option(DEFAULT_PATH, "URL path, {node} replaced", check=_path_text)
+    field: str = option(DEFAULT_FIELD, "where the watts are: dotted JSON path or XML attribute")
+    timeout_s: float = option(2.0, "HTTP timeout in seconds", minimum=0.01, maximum=600)
+
+
 class RecsSource(PowerSource):
     name = "recs"
+    Options = RecsOptions
     default_interval_s = 1.0
-    options = {
-        "url": "base URL of the RECS management (e.g. http://recs-master); required",
-        "node": "node (chassis) id in the URL (Chassis1)",
-        "path": "URL path, {{node}} replaced ({})".format(DEFAULT_PATH),
-        "field": "where the watts are: dotted JSON path or XML attribute ({})".format(DEFAULT_FIELD),
-        "timeout_s": "HTTP timeout (2)",
-    }
 
-    def __init__(self, options) -> None:
+    def __init__(self, options=None) -> None:
         super().__init__(options)
-        url = self.option("url")
-        if not url:
+        opts = self.options
+        if not opts.url:
             raise UsageError("--power recs needs url=http://HOST (the RECS management interface)")
-        node = self.option("node", "Chassis1")
-        self.url = url.rstrip("/") + self.option("path", DEFAULT_PATH).format(node=node)
-        self.field = self.option("field", DEFAULT_FIELD)
-        self.timeout = self.float_option("timeout_s", 2.0)
+        self.url = opts.url.rstrip("/") + opts.path.format(node=opts.node)
+        self.field = opts.field
+        self.timeout = opts.timeout_s
         self.headers = {"Accept": "application/json, application/xml"}
         user, password = os.environ.get("RECS_USER"), os.environ.get("RECS_PASSWORD")
         if user:

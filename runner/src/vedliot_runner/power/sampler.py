@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
+from vedliot_runner.options import as_record
 from vedliot_runner.power.base import PowerSource, Reading, SensorError
+from vedliot_runner.record import IdlePeriod, PowerSamples, PowerSection, PowerValidity, SensorErrorInfo
 
 
 class Sampler:
@@ -17,8 +19,8 @@ class Sampler:
         self.spec = spec
         self.interval_s = source.interval_s()
         self.readings: List[Reading] = []
-        self.errors: List[Dict[str, Any]] = []
-        self.idle: Optional[Dict[str, int]] = None
+        self.errors: List[SensorErrorInfo] = []
+        self.idle: Optional[IdlePeriod] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
@@ -45,7 +47,7 @@ class Sampler:
         except SensorError as exc:
             with self._lock:
                 if len(self.errors) < 100:  # a dead sensor must not bloat the record
-                    self.errors.append({"t_ns": time.monotonic_ns(), "message": str(exc)})
+                    self.errors.append(SensorErrorInfo(t_ns=time.monotonic_ns(), message=str(exc)))
             return
         with self._lock:
             self.readings.extend(readings)
@@ -64,7 +66,7 @@ class Sampler:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not stopped():
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        self.idle = {"start_ns": start, "end_ns": time.monotonic_ns(), "start_unix_ns": start_unix}
+        self.idle = IdlePeriod(start_ns=start, end_ns=time.monotonic_ns(), start_unix_ns=start_unix)
 
     def stop(self) -> None:
         """Stop polling after one last reading (it closes an energy counter's window)."""
@@ -76,38 +78,36 @@ class Sampler:
         self.source.close()
         self.started = False
 
-    def to_record(self, window: Optional[Tuple[int, int]]) -> Dict[str, Any]:
+    def to_record(self, window: Optional[Tuple[int, int]]) -> PowerSection:
         source = self.source
         with self._lock:
-            readings = sorted(self.readings)
+            readings = sorted(self.readings, key=lambda reading: reading[0])
             errors = list(self.errors)
         values: Dict[str, List[Optional[float]]] = {rail: [] for rail in source.rails}
         for _, row in readings:
             for rail, value in zip(source.rails, row):
                 values[rail].append(None if value is None else round(float(value), 6))
-        validity: Dict[str, Any] = {"errors": len(errors), "samples": len(readings)}
         sensor_period = source.sensor_period_s()
+        validity = PowerValidity(samples=len(readings), errors=len(errors))
         if window is not None:
             start, end = window
-            validity["window_s"] = (end - start) / 1e9
-            validity["samples_in_window"] = sum(1 for t, _ in readings if start <= t <= end)
-            validity["window_shorter_than_sensor_period"] = (
-                sensor_period is not None and (end - start) / 1e9 < sensor_period
-            )
-        return {
-            "source": source.name,
-            "spec": self.spec,
-            "options": dict(source.raw_options),
-            "kind": source.kind,
-            "unit": "J" if source.kind == "energy" else "W",
-            "averaging": source.averaging,
-            "interval_ms": round(self.interval_s * 1000, 3),
-            "sensor_period_s": sensor_period,
-            "rails": list(source.rails),
-            "summed": list(source.summed),
-            "details": source.details,
-            "idle": self.idle,
-            "samples": {"t_ns": [t for t, _ in readings], "values": values},
-            "errors": errors,
-            "validity": validity,
-        }
+            validity.window_s = (end - start) / 1e9
+            validity.samples_in_window = sum(1 for t, _ in readings if start <= t <= end)
+            validity.window_shorter_than_sensor_period = sensor_period is not None and validity.window_s < sensor_period
+        return PowerSection(
+            source=source.name,
+            spec=self.spec,
+            options=as_record(source.options),
+            kind=source.kind,
+            unit="J" if source.kind == "energy" else "W",
+            averaging=source.averaging,
+            interval_ms=round(self.interval_s * 1000, 3),
+            sensor_period_s=sensor_period,
+            rails=list(source.rails),
+            summed=list(source.summed),
+            details=dict(source.details),
+            idle=self.idle,
+            samples=PowerSamples(t_ns=[t for t, _ in readings], values=values),
+            errors=errors,
+            validity=validity,
+        )

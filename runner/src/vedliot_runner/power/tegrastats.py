@@ -9,6 +9,7 @@ the board's input rail where there is one (VDD_IN; POM_5V_IN on the Nano), else 
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import re
 import subprocess
@@ -16,7 +17,8 @@ import threading
 from typing import Dict, List, Optional
 
 from vedliot_runner.errors import UsageError
-from vedliot_runner.power.base import PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.options import option
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
 
 # An upper-case rail name, then instant/average, each in mW or unitless (JetPack 4). The lookahead
 # refuses "RAM 1583/3964MB" and "IRAM 0/252kB".
@@ -40,17 +42,20 @@ def default_summed(rails: List[str]) -> List[str]:
     return list(rails)
 
 
+@dataclasses.dataclass(frozen=True)
+class TegrastatsOptions(PowerOptions):
+    path: str = option("tegrastats", "the tegrastats executable (from PATH)")
+    rails: Optional[str] = option(None, "rails to sum, joined by | (default VDD_IN, else POM_5V_IN, else every rail)")
+
+
 class TegrastatsSource(PowerSource):
     name = "tegrastats"
+    Options = TegrastatsOptions
     default_interval_s = 0.1
-    options = {
-        "path": "the tegrastats executable (tegrastats, from PATH)",
-        "rails": "rails to sum, joined by | (default VDD_IN, else POM_5V_IN, else every rail)",
-    }
 
-    def __init__(self, options) -> None:
+    def __init__(self, options=None) -> None:
         super().__init__(options)
-        self.path = self.option("path", "tegrastats")
+        self.path = self.options.path
         self.process: Optional[subprocess.Popen] = None
         self.lines: queue.Queue[Reading] = queue.Queue()
         self.problem: Optional[str] = None
@@ -80,7 +85,7 @@ class TegrastatsSource(PowerSource):
                 )
             )
         self.rails = list(rails)
-        wanted = self.option("rails")
+        wanted = self.options.rails
         self.summed = wanted.split("|") if wanted else default_summed(self.rails)
         missing = [rail for rail in self.summed if rail not in rails]
         if missing:

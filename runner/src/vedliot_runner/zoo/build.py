@@ -7,12 +7,13 @@ same arguments does no work. Layout: DIR/<model>/<model>_<precision>.<onnx|tflit
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -143,16 +144,7 @@ def _model_entry(module: ModuleType, fp32_path: Path) -> Dict:
     return entry
 
 
-def build(
-    output: Path,
-    models: Sequence[str] = tuple(MODELS),
-    precisions: Sequence[str] = PRECISIONS,
-    formats: Sequence[str] = FORMATS,
-    seed: int = 0,
-    calibration: Optional[Dict[str, Path]] = None,
-    log: Log = _stderr,
-) -> Dict:
-    """Build what is missing; return the manifest. Raises UsageError for bad arguments."""
+def _check_arguments(models, precisions, formats, calibration: Dict[str, Path]) -> None:
     known = {**MODELS, **EXTRA_MODELS}
     for name, values, allowed in (
         ("--models", models, known),
@@ -164,102 +156,157 @@ def build(
             raise UsageError(
                 "{} {}: choose from {}".format(name, ",".join(unknown) or "(none)", ",".join(sorted(allowed)))
             )
-    calibration = dict(calibration or {})
     for name in calibration:
         if name not in models:
             raise UsageError("--calibration {}=...: {} is not among --models".format(name, name))
-    output.mkdir(parents=True, exist_ok=True)
+
+
+def _current(output: Path, seed: int) -> Dict:
+    """The manifest to extend: the one there, unless it was built with another seed or version."""
     try:
         current = manifest.load(output)
-        if current.get("seed") != seed or current.get("zoo_version") != ZOO_VERSION:
-            current = manifest.empty(seed, ZOO_VERSION)
+        if current.get("seed") == seed and current.get("zoo_version") == ZOO_VERSION:
+            return current
     except UsageError:
-        current = manifest.empty(seed, ZOO_VERSION)
+        pass
+    return manifest.empty(seed, ZOO_VERSION)
 
-    jobs = []
-    for name in models:
-        for fmt in formats:
-            if fmt == "tflite" and name not in TFLITE_MODELS:
-                continue
-            for precision in precisions:
-                jobs.append((name, fmt, precision))
+
+@dataclasses.dataclass
+class _Build:
+    """One zoo build: where, what was asked for, and the manifest as it grows."""
+
+    output: Path
+    seed: int
+    current: Dict
+    #: the (model, format, precision) files asked for
+    jobs: List[Tuple[str, str, str]]
+    log: Log
+    done: int = 0
+
+
+@dataclasses.dataclass
+class _Model:
+    """One model's state while its files are made."""
+
+    name: str
+    module: ModuleType
+    directory: Path
+    prepared: object
+    cal: Calibration
+    entry: Optional[Dict]
+    head: Optional[HeadAdjust] = None
+
+
+def _recipe(run: _Build, model: _Model, fmt: str, precision: str) -> Dict:
+    recipe = {
+        "zoo_version": ZOO_VERSION,
+        "model": model.name,
+        "seed": run.seed,
+        "format": fmt,
+        "precision": precision,
+        "calibration": model.cal.identity if precision == "int8" else None,
+    }
+    if model.prepared is not None:
+        recipe["weights"] = model.prepared.identity
+    return recipe
+
+
+def _weights(run: _Build, model: _Model) -> Callable[[], object]:
+    if model.prepared is not None:
+        return model.prepared.weights
+    if model.head is None and model.module.TASK == "classification":
+        model.head = _load_or_compute_head(model.module, run.seed, model.directory)
+    return functools.partial(WeightSource, run.seed, model.head)
+
+
+def _file_entry(run: _Build, path: Path, fmt: str, precision: str, recipe: Dict) -> Dict:
+    return {
+        "format": fmt,
+        "precision": precision,
+        "path": str(path.relative_to(run.output)),
+        "sha256": sha256_of(path),
+        "size_bytes": path.stat().st_size,
+        "layout": "NCHW" if fmt == "onnx" else "NHWC",
+        "input_dtype": "int8" if (fmt == "tflite" and precision == "int8") else "float32",
+        "recipe": recipe,
+    }
+
+
+def _build_file(run: _Build, model: _Model, fmt: str, precision: str) -> None:
+    asked = (model.name, fmt, precision) in run.jobs
+    step = "[{}/{}] {} {} {}".format(run.done + 1, len(run.jobs), model.name, fmt, precision)
+    recipe = _recipe(run, model, fmt, precision)
+    path = model.directory / "{}_{}{}".format(model.name, precision, ".onnx" if fmt == "onnx" else ".tflite")
+    existing = manifest.find_file(model.entry, fmt, precision) if model.entry else None
+    if existing is not None and existing.get("recipe") == recipe and path.is_file():
+        if path.stat().st_size == existing["size_bytes"]:
+            run.done += asked
+            if asked:
+                run.log("{}: cached".format(step))
+            return
+    t0 = time.monotonic()
+    tmp = path.with_name("." + path.name + ".tmp")
+    _build_one(model.module, _weights(run, model), fmt, precision, model.cal, model.directory, tmp)
+    tmp.replace(path)
+    if fmt == "onnx" and precision == "fp32":
+        model.entry = _model_entry(model.module, path)
+        model.entry["files"] = [f for f in (run.current["models"].get(model.name) or {}).get("files", [])]
+        if model.prepared is not None:
+            model.entry["dataset"] = {"kind": "imagenet", "path": model.prepared.dataset}
+            model.entry["holdout_top1"] = round(model.prepared.holdout_top1, 2)
+    record = _file_entry(run, path, fmt, precision, recipe)
+    files = [f for f in model.entry["files"] if not (f["format"] == fmt and f["precision"] == precision)]
+    model.entry["files"] = [*files, record]
+    run.current["models"][model.name] = model.entry
+    manifest.save(run.output, run.current)
+    run.done += asked
+    run.log("{}: built in {:.1f} s ({:.1f} MB)".format(step, time.monotonic() - t0, record["size_bytes"] / 1e6))
+
+
+def _build_model(run: _Build, name: str, calibration: Optional[Path]) -> None:
+    module = {**MODELS, **EXTRA_MODELS}[name]
+    directory = run.output / name
+    directory.mkdir(exist_ok=True)
+    # Trained models (digits) bring their weights, real calibration data and a dataset.
+    prepared = module.prepare(directory, run.output, run.seed, run.log) if hasattr(module, "prepare") else None
+    cal = Calibration(module, run.seed, calibration or (prepared.calibration if prepared else None))
+    model = _Model(name, module, directory, prepared, cal, run.current["models"].get(name))
+    wanted = [(fmt, precision) for (n, fmt, precision) in run.jobs if n == name]
+    # fp32 ONNX is the source of every other file and of the op count.
+    if ("onnx", "fp32") not in wanted:
+        wanted.insert(0, ("onnx", "fp32"))
+    for fmt, precision in wanted:
+        _build_file(run, model, fmt, precision)
+
+
+def build(
+    output: Path,
+    models: Sequence[str] = tuple(MODELS),
+    precisions: Sequence[str] = PRECISIONS,
+    formats: Sequence[str] = FORMATS,
+    seed: int = 0,
+    calibration: Optional[Dict[str, Path]] = None,
+    log: Log = _stderr,
+) -> Dict:
+    """Build what is missing; return the manifest. Raises UsageError for bad arguments."""
+    calibration = dict(calibration or {})
+    _check_arguments(models, precisions, formats, calibration)
+    output.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (name, fmt, precision)
+        for name in models
+        for fmt in formats
+        if fmt != "tflite" or name in TFLITE_MODELS
+        for precision in precisions
+    ]
+    run = _Build(output, seed, _current(output, seed), jobs, log)
     started = time.monotonic()
-    built = 0
     for name in models:
-        module = known[name]
-        model_dir = output / name
-        model_dir.mkdir(exist_ok=True)
-        # Trained models (digits) bring their weights, real calibration data and a dataset.
-        prepared = module.prepare(model_dir, output, seed, log) if hasattr(module, "prepare") else None
-        cal = Calibration(module, seed, calibration.get(name) or (prepared.calibration if prepared else None))
-        entry = current["models"].get(name)
-        wanted = [(fmt, precision) for (n, fmt, precision) in jobs if n == name]
-        # fp32 ONNX is the source of every other file and of the op count.
-        if ("onnx", "fp32") not in wanted:
-            wanted.insert(0, ("onnx", "fp32"))
-        head: Optional[HeadAdjust] = None
-        for fmt, precision in wanted:
-            step = "[{}/{}] {} {} {}".format(built + 1, len(jobs), name, fmt, precision)
-            recipe = {
-                "zoo_version": ZOO_VERSION,
-                "model": name,
-                "seed": seed,
-                "format": fmt,
-                "precision": precision,
-                "calibration": cal.identity if precision == "int8" else None,
-            }
-            if prepared is not None:
-                recipe["weights"] = prepared.identity
-            suffix = ".onnx" if fmt == "onnx" else ".tflite"
-            path = model_dir / "{}_{}{}".format(name, precision, suffix)
-            existing = manifest.find_file(entry, fmt, precision) if entry else None
-            if (
-                existing is not None
-                and existing.get("recipe") == recipe
-                and path.is_file()
-                and path.stat().st_size == existing["size_bytes"]
-            ):
-                if (name, fmt, precision) in jobs:
-                    built += 1
-                    log("{}: cached".format(step))
-                continue
-            t0 = time.monotonic()
-            if prepared is not None:
-                weights: Callable[[], object] = prepared.weights
-            else:
-                if head is None and module.TASK == "classification":
-                    head = _load_or_compute_head(module, seed, model_dir)
-                weights = functools.partial(WeightSource, seed, head)
-            tmp = path.with_name("." + path.name + ".tmp")
-            _build_one(module, weights, fmt, precision, cal, model_dir, tmp)
-            tmp.replace(path)
-            if fmt == "onnx" and precision == "fp32":
-                entry = _model_entry(module, path)
-                entry["files"] = [f for f in (current["models"].get(name) or {}).get("files", [])]
-                if prepared is not None:
-                    entry["dataset"] = {"kind": "imagenet", "path": prepared.dataset}
-                    entry["holdout_top1"] = round(prepared.holdout_top1, 2)
-            layout = "NCHW" if fmt == "onnx" else "NHWC"
-            record = {
-                "format": fmt,
-                "precision": precision,
-                "path": str(path.relative_to(output)),
-                "sha256": sha256_of(path),
-                "size_bytes": path.stat().st_size,
-                "layout": layout,
-                "input_dtype": "int8" if (fmt == "tflite" and precision == "int8") else "float32",
-                "recipe": recipe,
-            }
-            entry["files"] = [f for f in entry["files"] if not (f["format"] == fmt and f["precision"] == precision)]
-            entry["files"].append(record)
-            current["models"][name] = entry
-            manifest.save(output, current)
-            if (name, fmt, precision) in jobs:
-                built += 1
-            log("{}: built in {:.1f} s ({:.1f} MB)".format(step, time.monotonic() - t0, record["size_bytes"] / 1e6))
-    manifest.save(output, current)
+        _build_model(run, name, calibration.get(name))
+    manifest.save(output, run.current)
     log("zoo: {} files in {} ({:.0f} s)".format(len(jobs), output / manifest.MANIFEST, time.monotonic() - started))
-    return current
+    return run.current
 
 
 def _load_or_compute_head(module: ModuleType, seed: int, model_dir: Path) -> HeadAdjust:

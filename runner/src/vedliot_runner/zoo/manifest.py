@@ -29,9 +29,43 @@ def load(directory: Path) -> Dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise UsageError("{}: unreadable zoo manifest ({}); rebuild it".format(path, exc)) from None
-    if data.get("schema") != ZOO_SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") != ZOO_SCHEMA:
         raise UsageError("{}: not a {} manifest; rebuild it".format(path, ZOO_SCHEMA))
+    problem = _problem(data)
+    if problem:
+        raise UsageError(
+            "{}: broken zoo manifest ({}); rebuild it with: vedliot-runner zoo build --output {}".format(
+                path, problem, directory
+            )
+        )
     return data
+
+
+_FILE_KEYS = {"format": str, "precision": str, "path": str}
+
+
+def _problem(data: Dict[str, Any]) -> Optional[str]:
+    """What makes a manifest unusable (a hand edit, a truncated copy), or None."""
+    models = data.get("models")
+    if not isinstance(models, dict):
+        return "'models' is not an object"
+    for name, entry in models.items():
+        if not isinstance(entry, dict):
+            return "models.{} is not an object".format(name)
+        files = entry.get("files", [])
+        if not isinstance(files, list):
+            return "models.{}.files is not a list".format(name)
+        for index, item in enumerate(files):
+            where = "models.{}.files[{}]".format(name, index)
+            if not isinstance(item, dict):
+                return where + " is not an object"
+            for key, kind in _FILE_KEYS.items():
+                if not isinstance(item.get(key), kind):
+                    return "{} has no '{}'".format(where, key)
+        ops = entry.get("ops_per_inference")
+        if ops is not None and not (isinstance(ops, dict) and isinstance(ops.get("value"), (int, float))):
+            return "models.{}.ops_per_inference has no numeric 'value'".format(name)
+    return None
 
 
 def save(directory: Path, manifest: Dict[str, Any]) -> Path:

@@ -1,0 +1,150 @@
+"""`vedliot-aggregator report` and `compare`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report directory."
+)
+@click.option(
+    "--catalog",
+    "catalogs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra platform catalog (YAML, like catalog/platforms.yaml); repeatable, later files win.",
+)
+@click.option(
+    "--data-root",
+    "data_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Where datasets are (COCO annotations for mAP); repeatable.",
+)
+@click.option(
+    "--meter-log",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="External meter log for records made with --power external.",
+)
+@click.option(
+    "--reference/--no-reference",
+    default=True,
+    show_default=True,
+    help="Include D3.3's published results (results/reference/vedliot-d3.3).",
+)
+@click.option("--images", default="svg,png", show_default=True, help="Chart files to write: svg, png, both or none.")
+@click.option("--quiet", is_flag=True, help="Print only the path of index.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def report(paths, output, catalogs, data_roots, meter_log, reference, images, quiet, as_json) -> None:
+    """Render the comparison report (HTML, charts, tables, metrics.csv) from records under PATHS."""
+    from vedliot_aggregator import catalog as catalog_module
+    from vedliot_aggregator import metrics as metrics_module
+    from vedliot_aggregator import reference as reference_module
+    from vedliot_aggregator import report as report_module
+    from vedliot_aggregator.collect import collect
+
+    sources = list(paths)
+    if reference:
+        shipped = reference_module.default_records_dir()
+        if shipped is None:
+            click.echo("warning: published reference not found (set VEDLIOT_REFERENCE); rendering without it", err=True)
+        else:
+            sources.append(shipped)
+    if not sources:
+        raise click.UsageError("no records: give PATHS, or leave --reference on")
+    formats = tuple(f for f in images.split(",") if f in ("svg", "png"))
+    try:
+        catalog = catalog_module.load(list(catalogs))
+    except catalog_module.CatalogError as exc:
+        raise click.UsageError(str(exc)) from None
+    collection = collect(sources)
+    for check in collection.skipped:
+        if not (quiet or as_json):
+            click.echo(f"skipped {check.path}: {check.problems[0]}", err=True)
+    table = metrics_module.frame(collection, catalog, data_roots, meter_log)
+    findings = reference_module.audit(table)
+    table = reference_module.annotate(table, findings)
+    show = not (quiet or as_json)
+    with click.progressbar(length=4 * table["model"].nunique(), label="charts", file=sys.stderr,
+                           hidden=not (show and sys.stderr.isatty())) as bar:  # fmt: skip
+        result = report_module.render(collection, table, findings, output, formats, progress=lambda _: bar.update(1))
+    if as_json:
+        summary = {"index": str(result.index), "records": result.rows, "charts": result.charts,
+                   "skipped": [str(c.path) for c in collection.skipped], "audit_findings": len(findings)}  # fmt: skip
+        click.echo(json.dumps(summary))
+    elif quiet:
+        click.echo(str(result.index))
+    else:
+        click.echo(f"{result.rows} records, {result.charts} charts, {len(findings)} audit findings, "
+                   f"{len(collection.skipped)} files skipped")  # fmt: skip
+        click.echo(f"report: {result.index}")
+
+
+def _frame_of(paths: tuple[Path, ...], catalogs=()):
+    from vedliot_aggregator import catalog as catalog_module
+    from vedliot_aggregator import metrics as metrics_module
+    from vedliot_aggregator.collect import collect
+
+    collection = collect(paths)
+    for check in collection.skipped:
+        click.echo(f"skipped {check.path}: {check.problems[0]}", err=True)
+    return metrics_module.frame(collection, catalog_module.load(list(catalogs)))
+
+
+@click.command(name="compare")
+@click.argument("before", type=click.Path(exists=True, path_type=Path))
+@click.argument("after", type=click.Path(exists=True, path_type=Path))
+@click.option("--threshold", default=5.0, show_default=True, help="Regression threshold, percent.")
+@click.option("--accuracy-margin", default=1.0, show_default=True, help="Allowed accuracy drop, points.")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any regression is found (for CI).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per matched configuration.")
+def compare_command(before, after, threshold, accuracy_margin, fail_on_regression, as_json) -> None:
+    """Match the runs of BEFORE and AFTER by configuration and show what changed."""
+    from vedliot_aggregator import compare as compare_module
+
+    both, regressions, only_a, only_b = compare_module.compare(
+        _frame_of((before,)), _frame_of((after,)), threshold / 100, accuracy_margin
+    )
+    if both.empty:
+        raise click.UsageError(f"no configuration is in both {before} and {after}")
+    flagged = {(r.key, r.metric) for r in regressions}
+    for _, row in both.iterrows():
+        key = tuple(row[k] for k in compare_module.KEY)
+        if as_json:
+            item = {k: (None if _isnan(row[k]) else row[k]) for k in compare_module.KEY}
+            for metric in list(compare_module.METRICS) + compare_module.ACCURACY:
+                item[metric] = {"before": _num(row[f"{metric}_a"]), "after": _num(row[f"{metric}_b"]),
+                                "regression": (key, metric) in flagged}  # fmt: skip
+            click.echo(json.dumps(item, default=str))
+            continue
+        parts = []
+        for metric in compare_module.METRICS:
+            change = row[f"{metric}_change"]
+            if not _isnan(change):
+                mark = " REGRESSION" if (key, metric) in flagged else ""
+                parts.append(f"{metric} {fmt(row[f'{metric}_a'])} -> {fmt(row[f'{metric}_b'])} ({change:+.1%}){mark}")
+        label = " ".join(str(k) for k in key if k not in ("", None) and not _isnan(k))
+        click.echo(f"{label}: " + ("; ".join(parts) or "no comparable metric"))
+    if not as_json:
+        click.echo(f"{len(both)} matched, {len(regressions)} regressions beyond {threshold:g}%, "
+                   f"{len(only_a)} only in {before}, {len(only_b)} only in {after}")  # fmt: skip
+    sys.exit(1 if regressions and fail_on_regression else 0)
+
+
+def _isnan(value) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _num(value):
+    return None if value is None or _isnan(value) else float(value)

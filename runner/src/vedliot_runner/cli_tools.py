@@ -1,0 +1,122 @@
+"""`vedliot-runner info`, `ops` and `zoo`: the commands that measure nothing."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Dict, List
+
+from vedliot_runner import SCHEMA_ID, __version__, hostinfo
+from vedliot_runner.backends import REGISTRY, backend_type, import_requirement
+from vedliot_runner.errors import EXIT_OK, BackendNotInstalled, UsageError
+from vedliot_runner.options import help_lines
+
+
+def _backend_status() -> List[Dict[str, object]]:
+    rows = []
+    for name, entry in sorted(REGISTRY.items()):
+        row: Dict[str, object] = {"backend": name, "extra": entry.extra, "version": None, "problem": None}
+        row["options"] = help_lines(backend_type(name).Options)
+        try:
+            module = import_requirement(entry.requires[0])
+            row["version"] = getattr(module, "__version__", "unknown")
+            for package in entry.requires[1:]:
+                import_requirement(package)
+        except ImportError as exc:
+            row["problem"] = "not installed ({}); pip install 'vedliot-runner[{}]'".format(exc, entry.extra)
+        rows.append(row)
+    return rows
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import numpy
+
+    info = {
+        "runner": __version__,
+        "schema": SCHEMA_ID,
+        "numpy": numpy.__version__,
+        "backends": _backend_status(),
+        "host": dataclasses.asdict(hostinfo.collect()),
+    }
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return EXIT_OK
+    print("vedliot-runner {} (records: {}), numpy {}".format(__version__, SCHEMA_ID, numpy.__version__))
+    print("backends:")
+    for row in info["backends"]:
+        state = row["version"] if row["problem"] is None else row["problem"]
+        print("  {:<12} {}".format(row["backend"], state))
+    print("host:")
+    for key, value in info["host"].items():
+        print("  {:<18} {}".format(key, value))
+    return EXIT_OK
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from vedliot_runner import ops
+
+    counted = ops.count(args.model)
+    if args.json:
+        data = counted.to_dict()
+        if args.nodes:
+            data["nodes"] = [dataclasses.asdict(n) for n in counted.nodes]
+        print(json.dumps(data, indent=1))
+        return EXIT_OK
+    batch = " (counted at its static batch {}, divided by it)".format(counted.batch) if counted.batch > 1 else ""
+    print("{}: {:,} MACs = {:.4f} GOps per inference{}".format(args.model, counted.macs, counted.gops, batch))
+    for op_type, macs in counted.by_op_type.items():
+        print("  {:<14} {:>16,} MACs  {:>9.4f} GOps".format(op_type, macs, 2 * macs / 1e9))
+    if counted.not_counted:
+        listed = ", ".join("{} x{}".format(k, v) for k, v in counted.not_counted.items())
+        print("not counted (element-wise and other ops): " + listed)
+    if counted.unresolved:
+        print("NOT COUNTED, shapes unknown: " + ", ".join(counted.unresolved))
+    if args.nodes:
+        for node in counted.nodes:
+            print("  {:<40} {:<14} {:>14,}".format(node.name, node.op_type, node.macs))
+    return EXIT_OK
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    if args.zoo_command == "list":
+        from vedliot_runner.zoo import manifest
+
+        data = manifest.load(args.zoo)
+        if args.json:
+            print(json.dumps(data, indent=1))
+            return EXIT_OK
+        for name, entry in sorted(data["models"].items()):
+            ops = entry["ops_per_inference"]
+            print("{} ({}, {:.4g} GOps, {})".format(name, entry["task"], ops["value"] / 1e9, ops["source"]))
+            for item in entry["files"]:
+                print(
+                    "  {:<7} {:<5} {:>8.1f} MB  {}".format(
+                        item["format"], item["precision"], item["size_bytes"] / 1e6, args.zoo / item["path"]
+                    )
+                )
+        return EXIT_OK
+    if args.zoo_command != "build":
+        raise UsageError("zoo: choose a command: build or list (see vedliot-runner zoo --help)")
+    try:
+        from vedliot_runner.zoo import build as zoo_build
+    except ImportError as exc:
+        raise BackendNotInstalled(
+            "zoo build needs the 'zoo' extra ({}); pip install 'vedliot-runner[zoo]'".format(exc)
+        ) from None
+    calibration = {name: Path(path) for name, path in args.calibration}
+    for name, path in calibration.items():
+        if not path.is_file():
+            raise UsageError("--calibration {}={}: no such file".format(name, path))
+    zoo_build.build(
+        args.output,
+        models=zoo_build.parse_list(args.models),
+        precisions=zoo_build.parse_list(args.precisions),
+        formats=zoo_build.parse_list(args.formats),
+        seed=args.seed,
+        calibration=calibration,
+        log=(lambda line: None) if args.quiet else zoo_build._stderr,
+    )
+    print(args.output / "zoo.json")
+    return EXIT_OK

@@ -1,0 +1,105 @@
+"""Doubles of vendor Python APIs this machine cannot have, following their documented calls:
+nvidia-ml-py (pynvml) and HailoRT's hailo_platform power API. Each has a `fail` switch so the
+contract battery can break the sensor mid-run."""
+
+from __future__ import annotations
+
+import time
+import types
+
+
+def pynvml(energy_supported: bool = True) -> types.ModuleType:
+    """nvidia-ml-py's documented surface: NVMLError(value), NVML_ERROR_NOT_SUPPORTED = 3, energy in
+    mJ since driver load, power in mW."""
+    module = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        def __init__(self, value):
+            self.value = value
+
+        def __str__(self):
+            return {3: "Not Supported", 15: "GPU is lost"}.get(self.value, f"error {self.value}")
+
+    start = time.monotonic()
+    module.NVMLError = NVMLError
+    module.NVML_ERROR_NOT_SUPPORTED = 3
+    module.NVML_ERROR_GPU_IS_LOST = 15
+    module.calls = []
+    #: set to make every reading fail, as when the GPU falls off the bus
+    module.failing = False
+    module.nvmlInit = lambda: module.calls.append("init")
+    module.nvmlShutdown = lambda: module.calls.append("shutdown")
+    module.nvmlDeviceGetHandleByIndex = lambda index: ("handle", index)
+    module.nvmlDeviceGetName = lambda handle: b"NVIDIA A100-SXM4-40GB"
+    module.nvmlSystemGetDriverVersion = lambda: "550.54.15"
+
+    def energy(handle):
+        if not energy_supported:
+            raise NVMLError(3)
+        if module.failing:
+            raise NVMLError(15)
+        return int(1_000_000 + 250_000 * (time.monotonic() - start))  # 250 W
+
+    def power(handle):
+        if module.failing:
+            raise NVMLError(15)
+        return 180_000  # mW
+
+    module.nvmlDeviceGetTotalEnergyConsumption = energy
+    module.nvmlDeviceGetPowerUsage = power
+    return module
+
+
+def hailo_platform(fail_open: bool = False) -> types.ModuleType:
+    """hailo_platform's documented power API (HailoRT pyhailort.py: Device, Control.*_power_measurement,
+    PowerMeasurementData, the enums) over a simulated 2.5 W module."""
+    hp = types.ModuleType("hailo_platform")
+
+    class HailoRTException(Exception):
+        pass
+
+    def enum(name, members):
+        return type(name, (), {m: f"{name}.{m}" for m in members})
+
+    hp.HailoRTException = HailoRTException
+    hp.DvmTypes = enum("DvmTypes", ["AUTO", "VDD_CORE", "OVERCURRENT_PROTECTION"])
+    hp.PowerMeasurementTypes = enum("PowerMeasurementTypes", ["AUTO", "POWER", "CURRENT"])
+    hp.MeasurementBufferIndex = enum("MeasurementBufferIndex", [f"MEASUREMENT_BUFFER_INDEX_{i}" for i in range(4)])
+    hp.SamplingPeriod = enum("SamplingPeriod", [f"PERIOD_{p}us" for p in (140, 204, 332, 588, 1100, 2116)])
+    hp.AveragingFactor = enum("AveragingFactor", [f"AVERAGE_{a}" for a in (1, 4, 16, 64, 128, 256)])
+    hp.log = []
+    #: set to make every reading fail
+    hp.failing = False
+
+    class Data:
+        def __init__(self, n):
+            self.average_value, self.min_value, self.max_value = 2.5, 2.4, 2.6
+            self.average_time_value_milliseconds, self.total_number_of_samples = 35.2, n
+
+    class Control:
+        def stop_power_measurement(self):
+            hp.log.append("stop")
+
+        def set_power_measurement(self, buffer_index, dvm, measurement_type):
+            if fail_open:
+                raise HailoRTException("libhailort failed with error: 8 (HAILO_UNSUPPORTED_OPCODE)")
+            hp.log.append(("set", buffer_index, dvm, measurement_type))
+
+        def start_power_measurement(self, averaging_factor, sampling_period):
+            hp.log.append(("start", averaging_factor, sampling_period))
+
+        def get_power_measurement(self, buffer_index, should_clear):
+            assert should_clear is True
+            if hp.failing:
+                raise HailoRTException("libhailort failed with error: 4 (HAILO_TIMEOUT)")
+            return Data(3)
+
+    class Device:
+        def __init__(self, device_id=None):
+            self.control = Control()
+
+        def release(self):
+            hp.log.append("release")
+
+    hp.Device = Device
+    return hp
