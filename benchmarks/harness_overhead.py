@@ -139,11 +139,18 @@ def alternate(path: Path, iterations: int, rounds: int, loop) -> dict:
         ips_ratios.append(blocks["bare"][1] / blocks["runner"][1])
     return {
         "iterations_per_block": iterations,
+        **_overheads(rounds, runner_medians, bare_medians, ratios),
+        "throughput_overhead_pct": 100.0 * (statistics.median(ips_ratios) - 1.0),
+    }
+
+
+def _overheads(rounds: int, runner_medians: list, bare_medians: list, ratios: list) -> dict:
+    """Medians of both sides, and the overhead: the median of the rounds' runner/bare ratios."""
+    return {
         "rounds": rounds,
         "runner_median_ms": statistics.median(runner_medians),
         "bare_median_ms": statistics.median(bare_medians),
         "latency_overhead_pct": 100.0 * (statistics.median(ratios) - 1.0),
-        "throughput_overhead_pct": 100.0 * (statistics.median(ips_ratios) - 1.0),
         "round_overheads_pct": [100.0 * (r - 1.0) for r in ratios],
     }
 
@@ -176,11 +183,7 @@ def end_to_end(path: Path, iterations: int, rounds: int, output: Path) -> dict:
         ratios.append(medians["runner"] / medians["bare"])
     return {
         "iterations_per_run": iterations,
-        "rounds": rounds,
-        "runner_median_ms": statistics.median(runner_medians),
-        "bare_median_ms": statistics.median(bare_medians),
-        "latency_overhead_pct": 100.0 * (statistics.median(ratios) - 1.0),
-        "round_overheads_pct": [100.0 * (r - 1.0) for r in ratios],
+        **_overheads(rounds, runner_medians, bare_medians, ratios),
         "worker_start_ms_median": statistics.median(starts),
     }
 
