@@ -158,52 +158,6 @@ def test_compare_finds_regressions(measured, tmp_path):
     assert CliRunner().invoke(cli, ["compare", str(before), str(before)]).exit_code == 0
 
 
-BENCHMARK_APP = {
-    "cmd_options": {"-m": "resnet50.xml", "-d": "CPU", "-report_type": "no_counters", "-json_stats": ""},
-    "configuration_setup": {"topology": "resnet50", "target device": "CPU", "API": "async", "inference_only": True,
-                            "precision": "UNSPECIFIED", "batch size": "1", "number of iterations": "0",
-                            "number of parallel infer requests": "4", "duration (ms)": "60000",
-                            "number of CPU streams": "4"},
-    "execution_results": {"read model time (ms)": "25.31", "compile model time (ms)": "210.04",
-                          "first inference time (ms)": "8.12", "total execution time (ms)": "60012.55",
-                          "total number of iterations": "9876", "latency (ms)": "23.90", "avg latency": "24.01",
-                          "min latency": "12.50", "max latency": "40.33", "throughput": "164.56"},
-}  # fmt: skip
-
-
-def test_import_benchmark_app_and_trtexec(tmp_path):
-    report = tmp_path / "benchmark_report.json"
-    report.write_text(json.dumps(BENCHMARK_APP))
-    out = tmp_path / "out"
-    args = ["import", "benchmark_app", str(report), "--output", str(out), "--ops-per-inference", "7.78e9", "--quiet"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    assert CliRunner().invoke(cli, args).exit_code == 0  # the same file again: the same run
-    trt = tmp_path / "times.json"
-    trt.write_text(json.dumps([
-        {"startEnqMs": i * 2.0, "endEnqMs": i * 2.0 + 0.1, "startH2dMs": i * 2.0 + 0.1, "endH2dMs": i * 2.0 + 0.2,
-         "startComputeMs": i * 2.0 + 0.2, "endComputeMs": i * 2.0 + 1.7, "startD2hMs": i * 2.0 + 1.7,
-         "endD2hMs": i * 2.0 + 1.8, "h2dMs": 0.1, "computeMs": 1.5, "d2hMs": 0.1, "latencyMs": 1.7}
-        for i in range(50)
-    ]))  # fmt: skip
-    args = ["import", "trtexec", str(trt), "--model", "resnet50", "--precision", "int8", "--batch-size", "8",
-            "--output", str(out), "--ops-per-inference", "7.78e9"]  # fmt: skip
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    table = metrics.frame(collect.collect([out]), catalog.load())
-    assert len(table) == 2 and set(table["provenance"]) == {"imported"}
-    ov = table[table["backend"] == "openvino"].iloc[0]
-    assert ov["ips"] == pytest.approx(164.56) and ov["inference_time_ms"] == pytest.approx(24.01)
-    trt_row = table[table["backend"] == "tensorrt"].iloc[0]
-    assert trt_row["inference_time_ms"] == pytest.approx(1.7) and trt_row["ips"] == pytest.approx(8 / 1.7e-3)
-    bad = tmp_path / "bad.json"
-    bad.write_text("[]")
-    result = CliRunner().invoke(cli, ["import", "trtexec", str(bad), "--model", "m"])
-    assert result.exit_code == 2 and "expected trtexec --exportTimes output" in result.output
-    result = CliRunner().invoke(cli, ["import", "benchmark_app", str(trt)])
-    assert result.exit_code == 2 and "not a benchmark_app JSON statistics report" in result.output
-
-
 # -- pull ----------------------------------------------------------------------------------------
 
 

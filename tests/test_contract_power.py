@@ -27,7 +27,7 @@ import pytest
 
 import doubles
 from powercap import FakePowercap
-from test_power import XAVIER_NX_JP5
+from test_power import _line
 from vedliot_aggregator.schema import result_schema
 from vedliot_runner.errors import UsageError
 from vedliot_runner.options import describe
@@ -76,7 +76,7 @@ def _tegrastats(tmp_path: Path, monkeypatch):
         "import os, sys, time\n"
         "ms = int(sys.argv[sys.argv.index('--interval') + 1])\n"
         f"while not os.path.exists({str(stop_file)!r}):\n"
-        f"    print({XAVIER_NX_JP5!r}, flush=True)\n"
+        f"    print({_line('xavier-nx-jpUNK.txt')!r}, flush=True)\n"
         "    time.sleep(ms / 1000)\n"
     )
     script.chmod(0o755)

@@ -6,7 +6,10 @@ whose power the aggregator recovers from a powercap tree advancing at a known wa
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -24,58 +27,58 @@ from vedliot_aggregator.cli import cli
 from vedliot_runner.errors import UsageError
 from vedliot_runner.power import sampler_for
 from vedliot_runner.power.base import parse_spec
+from vedliot_runner.power.jetson_boards import rule_for
 from vedliot_runner.power.recs import RecsSource
-from vedliot_runner.power.tegrastats import default_summed, parse_line
+from vedliot_runner.power.tegrastats import parse_line
 
 from conftest import QUICK
 
-# Verbatim tegrastats lines (sources: waggle-sensor/jetson-exporter, DataDog/datadog-agent,
-# fxd0h/JetsonScope, rbonghi/jetson_stats test fixtures), middle parts elided where marked "...".
-NANO_JP4 = (
-    "RAM 1923/3964MB (lfb 2x2MB) SWAP 191/1982MB (cached 6MB) IRAM 0/252kB(lfb 252kB) CPU "
-    "[5%@1224,4%@1224,3%@1224,6%@1224] EMC_FREQ 0%@1600 GR3D_FREQ 0%@76 APE 25 PLL@37C CPU@40C PMIC@50C "
-    "GPU@40C AO@45C thermal@40C POM_5V_IN 1750/1628 POM_5V_GPU 0/0 POM_5V_CPU 366/406"
-)
-TX2_JP4 = (
-    "RAM 2204/7852MB ... Tdiode@34.25C VDD_SYS_GPU 152/152 VDD_SYS_SOC 687/687 VDD_4V0_WIFI 0/0 "
-    "VDD_IN 3056/3056 VDD_SYS_CPU 152/152 VDD_SYS_DDR 883/883"
-)
-AGX_XAVIER_JP4 = "RAM 1/2MB ... Tboard@37C GPU 0/0 CPU 311/311 SOC 932/932 CV 0/0 VDDRQ 621/621 SYS5V 1482/1482"
-XAVIER_NX_JP5 = (
-    "07-09-2024 13:31:31 RAM 3168/6851MB (lfb 2x4MB) ... GR3D_FREQ 0%@[114] ... PMIC@50C "
-    "VDD_IN 2763mW/2846mW VDD_CPU_GPU_CV 650mW/670mW VDD_SOC 650mW/711mW"
-)
-ORIN_NANO_JP6 = (
-    "11-30-2025 13:26:01 RAM 2461/7620MB (lfb 3x2MB) ... GR3D_FREQ 0%@[305] NVDEC off NVJPG off APE 200 "
-    "cpu@46.531C soc2@47.312C gpu@48.218C tj@48.843C VDD_IN 5704mW/5704mW VDD_CPU_GPU_CV 831mW/831mW "
-    "VDD_SOC 1624mW/1624mW"
-)
-AGX_ORIN_JP5 = (
-    "01-03-2023 16:07:54 RAM 2257/30536MB ... VDD_GPU_SOC 2390mW/2390mW VDD_CPU_CV 796mW/796mW "
-    "VIN_SYS_5V0 3522mW/3522mW NC 0mW/0mW VDDQ_VDD2_1V8AO 301mW/301mW NC 0mW/0mW"
-)
+TEGRASTATS = Path(__file__).parent / "data" / "tegrastats"  # real lines, SOURCES.md says whose
 
 
-@pytest.mark.parametrize(
-    "line, rails, summed, watts",
-    [
-        (NANO_JP4, {"POM_5V_IN": 1.75, "POM_5V_GPU": 0.0, "POM_5V_CPU": 0.366}, ["POM_5V_IN"], 1.75),
-        (TX2_JP4, {"VDD_IN": 3.056, "VDD_SYS_DDR": 0.883}, ["VDD_IN"], 3.056),
-        (AGX_XAVIER_JP4, {"GPU": 0.0, "CPU": 0.311, "SYS5V": 1.482}, None, 3.346),
-        (XAVIER_NX_JP5, {"VDD_IN": 2.763, "VDD_SOC": 0.65}, ["VDD_IN"], 2.763),  # instant, not the average
-        (ORIN_NANO_JP6, {"VDD_IN": 5.704, "VDD_CPU_GPU_CV": 0.831}, ["VDD_IN"], 5.704),
-        (AGX_ORIN_JP5, {"VDD_GPU_SOC": 2.39, "VIN_SYS_5V0": 3.522, "VDDQ_VDD2_1V8AO": 0.301}, None, 7.009),
-    ],
-)
-def test_tegrastats_lines(line, rails, summed, watts):
-    parsed = parse_line(line)
-    for rail, value in rails.items():
-        assert parsed[rail] == pytest.approx(value)
-    assert not {"RAM", "SWAP", "IRAM", "NC", "GR3D_FREQ"} & set(parsed)
-    chosen = default_summed(list(parsed))
-    if summed is not None:
-        assert chosen == summed
-    assert sum(parsed[r] for r in chosen) == pytest.approx(watts)
+def _line(name: str, index: int = 0) -> str:
+    return (TEGRASTATS / name).read_text().splitlines()[index]
+
+
+# file, line -> board family in the table, summed rails, their sum in W (by hand from the line)
+BOARD_LINES = [
+    ("thor-jp7.2.txt", 0, "jetson-thor", ["VIN"], 87.426),  # not + 37.5 + 19.0 + 18.3 W
+    ("agx-orin-jp6.txt", 0, "jetson-agx-orin", ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"], 12.377),
+    ("agx-orin-jpUNK.txt", 0, "jetson-agx-orin", ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"], 10.37),
+    ("agx-orin-jpUNK.txt", 1, "jetson-agx-orin", ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"], 6.755),  # no VDDQ
+    ("orin-nx-jp5.txt", 0, "jetson-orin-nx-nano-xavier-nx", ["VDD_IN"], 5.299),
+    ("orin-nano-jp6.txt", 0, "jetson-orin-nx-nano-xavier-nx", ["VDD_IN"], 12.479),
+    ("orin-nano-jpUNK.txt", 0, "jetson-orin-nx-nano-xavier-nx", ["VDD_IN"], 4.824),
+    ("xavier-nx-jpUNK.txt", 0, "jetson-orin-nx-nano-xavier-nx", ["VDD_IN"], 4.067),
+    ("agx-xavier-jpUNK.txt", 0, "jetson-agx-xavier", ["GPU", "CPU", "SOC", "CV", "VDDRQ", "SYS5V"], 3.346),
+    ("nano-jpUNK.txt", 0, "jetson-nano", ["POM_5V_IN"], 1.022),
+    ("tx2-jp4.txt", 0, "jetson-tx2", ["VDD_IN"], 5.297),
+    ("tx2-jpUNK.txt", 0, "jetson-tx2", ["VDD_IN"], 3.056),
+    ("tx1-jpUNK.txt", 0, "jetson-tx1", ["VDD_IN"], 2.532),  # instant, not the average (2698)
+]
+
+
+@pytest.mark.parametrize("name, index, family, summed, watts", BOARD_LINES)
+def test_tegrastats_board_table_on_real_lines(name, index, family, summed, watts):
+    parsed = parse_line(_line(name, index))
+    assert not {"RAM", "SWAP", "IRAM", "NC", "GR3D_FREQ", "EMC_FREQ", "APE"} & set(parsed)
+    rule = rule_for(list(parsed))
+    assert (rule.board, rule.summed, rule.source) == (family, summed, "table")
+    assert sum(parsed[r] for r in rule.summed) == pytest.approx(watts)
+
+
+def test_tegrastats_three_values_negative_readings_and_fallbacks():
+    thor = parse_line(_line("thor-jp7.2.txt"))  # JetPack 7.2: instant/average/maximum
+    assert thor == {"VDD_GPU": 37.528, "VDD_CPU_SOC_MSS": 18.961, "VIN_SYS_5V0": 18.331, "VIN": 87.426}
+    negative = parse_line(_line("thor-jp7-negative-fragment.txt", 1))
+    assert negative == {"VDD_GPU": -0.392, "VDD_CPU_SOC_MSS": 3.924}  # kept as read, not dropped
+    without_vin = rule_for(["VDD_GPU", "VDD_CPU_SOC_MSS", "VIN_SYS_5V0"])
+    assert without_vin.summed == ["VDD_GPU", "VDD_CPU_SOC_MSS", "VIN_SYS_5V0"] and "no VIN" in without_vin.scope
+    assert rule_for(["VDD_IN", "VDD_X"]).summed == ["VDD_IN"]  # an unknown board with an input rail
+    unknown = rule_for(["A_RAIL", "NC", "B_RAIL"])
+    assert (unknown.summed, unknown.source) == (["A_RAIL", "B_RAIL"], "fallback")
+    chosen = rule_for(["VDD_GPU", "VIN"], ["VDD_GPU"])
+    assert (chosen.summed, chosen.source) == (["VDD_GPU"], "option")
 
 
 def _fake_tegrastats(tmp_path: Path, lines: list[str]) -> Path:
@@ -97,7 +100,8 @@ def _fake_tegrastats(tmp_path: Path, lines: list[str]) -> Path:
 
 
 def test_tegrastats_source_spawns_and_samples(tmp_path):
-    script = _fake_tegrastats(tmp_path, [XAVIER_NX_JP5, ORIN_NANO_JP6.replace("VDD_IN 5704", "VDD_IN 2000")])
+    lines = [_line("xavier-nx-jpUNK.txt"), _line("orin-nano-jp6.txt")]
+    script = _fake_tegrastats(tmp_path, lines)
     sampler = sampler_for(f"tegrastats:path={script},interval_ms=20")
     sampler.start()
     time.sleep(0.3)
@@ -105,10 +109,24 @@ def test_tegrastats_source_spawns_and_samples(tmp_path):
     record = sampler.to_record(None)
     assert record.summed == ["VDD_IN"] and record.kind == "power"
     assert record.details["command"][1:] == ["--interval", "20"]
+    assert record.details["rule"]["board"] == "jetson-orin-nx-nano-xavier-nx"
+    assert record.details["rule"]["source"] == "table" and "200883" in record.details["rule"]["evidence"]
     values = record.samples.values["VDD_IN"]
-    assert len(values) >= 5 and set(values) == {2.763, 2.0}
+    assert len(values) >= 5 and set(values) == {4.067, 12.479}
     with pytest.raises(UsageError, match="cannot start"):
         sampler_for(f"tegrastats:path={tmp_path / 'absent'}").start()
+
+
+def test_tegrastats_without_rails_says_why(tmp_path):
+    # What tegrastats prints when it cannot read the power monitors: a real line cut before its
+    # rails (the real rail-less lines found have no licence; SOURCES.md).
+    nano = _line("nano-jpUNK.txt")
+    script = _fake_tegrastats(tmp_path, [nano[: nano.index(" POM_5V_IN")]])
+    with pytest.raises(UsageError) as caught:
+        sampler_for(f"tegrastats:path={script},interval_ms=20").start()
+    message = str(caught.value)
+    assert "printed no power rails" in message and "INA3221" in message and "--runtime nvidia" in message
+    assert "is this a Jetson" not in message
 
 
 def test_rapl_zones_wraparound_and_defaults(tmp_path):
@@ -220,15 +238,27 @@ class _Recs(BaseHTTPRequestHandler):
         pass
 
 
+REDFISH = Path(__file__).parent / "data" / "redfish"  # real BMC answers, SOURCES.md says whose
+
+
+def _serve(answers: dict[str, tuple[int, str]], tls: ssl.SSLContext | None = None):
+    _Recs.answers = answers
+    server = HTTPServer(("127.0.0.1", 0), _Recs)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def recs_server(monkeypatch):
-    redfish = {"PowerControl": [{"PowerConsumedWatts": 61.5, "PowerMetrics": {"AverageConsumedWatts": 60}}]}
-    _Recs.answers = {
-        "/redfish/v1/Chassis/Chassis1/Power": (200, json.dumps(redfish)),
+    dell = (REDFISH / "dell-PowerEdgeR640-Chassis-System.Embedded.1-Power.json").read_text()
+    hpe = (REDFISH / "hpe-ProLiantDL360Gen10-Chassis-1-Power.json").read_text()
+    server = _serve({
+        "/redfish/v1/Chassis/System.Embedded.1/Power": (200, dell),
+        "/redfish/v1/Chassis/1/Power": (200, hpe),
         "/REST/node/RCU_1_BB_1_0": (200, '<node id="RCU_1_BB_1_0" health="OK" actualPowerUsage="12.25"/>'),
-    }
-    server = HTTPServer(("127.0.0.1", 0), _Recs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    })  # fmt: skip
     monkeypatch.setenv("RECS_USER", "admin")
     monkeypatch.setenv("RECS_PASSWORD", "secret")
     yield f"http://127.0.0.1:{server.server_port}"
@@ -236,19 +266,54 @@ def recs_server(monkeypatch):
 
 
 def test_recs_redfish_json_xml_and_auth(recs_server, monkeypatch):
-    source = RecsSource({"url": recs_server})
-    source.open()
-    assert source.poll()[0][1] == (61.5,)
+    dell = RecsSource({"url": recs_server, "node": "System.Embedded.1"})  # iDRAC's chassis id
+    dell.open()
+    assert dell.poll()[0][1] == (429.0,)
+    hpe = RecsSource({"url": recs_server, "node": "1"})  # iLO's
+    hpe.open()
+    assert hpe.poll()[0][1] == (221.0,) and "tls" not in hpe.details
     xml = RecsSource({"url": recs_server, "path": "/REST/node/{node}", "node": "RCU_1_BB_1_0",
                       "field": "actualPowerUsage"})  # fmt: skip
     xml.open()
     assert xml.poll()[0][1] == (12.25,)
     with pytest.raises(UsageError, match="no watts at field=Nope"):
-        RecsSource({"url": recs_server, "field": "Nope"}).open()
+        RecsSource({"url": recs_server, "node": "1", "field": "Nope"}).open()
     monkeypatch.setenv("RECS_PASSWORD", "wrong")
     with pytest.raises(UsageError, match=r"HTTP 401 \(set RECS_USER and RECS_PASSWORD"):
-        RecsSource({"url": recs_server}).open()
+        RecsSource({"url": recs_server, "node": "1"}).open()
     assert RecsSource({"url": recs_server}).default_interval_s == 1.0
+
+
+def test_recs_over_https_with_a_self_signed_certificate(tmp_path, monkeypatch):
+    """A BMC's factory certificate, made by the real openssl: refused by default with what to
+    do, trusted with ca=, or not checked with verify=false, which the record and report say."""
+    key, cert = tmp_path / "bmc.key", tmp_path / "bmc.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    hpe = (REDFISH / "hpe-ProLiantDL360Gen10-Chassis-1-Power.json").read_text()
+    server = _serve({"/redfish/v1/Chassis/1/Power": (200, hpe)}, tls)
+    monkeypatch.setenv("RECS_USER", "admin")
+    monkeypatch.setenv("RECS_PASSWORD", "secret")
+    url = f"https://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(UsageError, match=r"certificate is not trusted .*recs:ca=PATH.*recs:verify=false"):
+            RecsSource({"url": url, "node": "1"}).open()
+        trusted = RecsSource({"url": url, "node": "1", "ca": str(cert)})
+        trusted.open()
+        assert trusted.poll()[0][1] == (221.0,) and trusted.details["tls"] == f"verified with ca={cert}"
+        sampler = sampler_for(f"recs:url={url},node=1,verify=false,interval_ms=50")
+        sampler.start()
+        time.sleep(0.2)
+        sampler.stop()
+        section = sampler.to_record(None)
+        assert section.details["tls"] == "not verified (verify=false)" and section.options["verify"] is False
+        with pytest.raises(UsageError, match=r"ca=.*not a readable PEM"):
+            RecsSource({"url": url, "ca": str(key.with_name("absent.pem"))})
+    finally:
+        server.shutdown()
 
 
 # -- meter logs -------------------------------------------------------------------------------------
@@ -259,18 +324,44 @@ def test_meter_logs_csv_and_ptdaemon(tmp_path):
     csv_log.write_text("timestamp,watts\n1700000000.0,10.0\n1700000000.5,12.0\n")
     t, w = power_metrics.read_meter_log(csv_log)
     assert list(t) == [1700000000.0, 1700000000.5] and list(w) == [10.0, 12.0]
-    ptd = tmp_path / "spl.txt"
-    ptd.write_text(
-        "Time,11-07-2020 17:49:06.145,NOTICE,Analyzer identity response of 32 bytes: YOKOGAWA,WT310,C2PH13047V,F1.03\n"
-        "Time,01-22-2021 15:05:14.313,Watts,22.970000,Volts,227.370000,Amps,0.204340,PF,0.494400,Mark,x_ranging\n"
-        "Time,01-22-2021 15:05:15.313,Watts,23.970000,Volts,227.370000,Amps,0.204340,PF,0.494400,Mark,x_testing\n"
-    )
-    t, w = power_metrics.read_meter_log(ptd)
-    assert list(w) == [22.97, 23.97] and t[1] - t[0] == pytest.approx(1.0)
     bad = tmp_path / "bad.csv"
     bad.write_text("1700000000,1\nnot,a,number\n")
     with pytest.raises(ValueError, match=r"bad\.csv:2"):
         power_metrics.read_meter_log(bad)
+
+
+PTDAEMON = Path(__file__).parent / "data" / "ptdaemon"  # MLPerf results' spl.txt, SOURCES.md
+
+
+def _loadgen_time(path: Path, key: str) -> float:
+    """LoadGen's power_begin/power_end: UTC (MM-DD-YYYY HH:MM:SS.mmm, written with gmtime)."""
+    line = next(line for line in path.read_text().splitlines() if f'"key": "{key}"' in line)
+    value = json.loads(line.split(":::MLLOG ", 1)[1])["value"]
+    return datetime.datetime.strptime(value, "%m-%d-%Y %H:%M:%S.%f").replace(tzinfo=datetime.UTC).timestamp()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_ptdaemon_logs_are_utc_whatever_the_hosts_zone(tmp_path, monkeypatch, zone):
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        run = PTDAEMON / "v4.1-UntetherAI-resnet50-multistream"
+        head, _ = power_metrics.read_meter_log(run / "run_1_spl.head40.txt")
+        tail, watts = power_metrics.read_meter_log(run / "run_1_spl.tail5.txt")  # ends with an empty line
+        first = datetime.datetime(2024, 7, 23, 17, 8, 50, 389000, tzinfo=datetime.UTC).timestamp()
+        assert head[0] == pytest.approx(first) and list(watts) == [189.8, 185.3, 186.7, 188.3]
+        power_lines = run / "run_1_mlperf_log_detail.power_lines.txt"
+        # LoadGen's timed window (UTC) lies inside the meter's log, as the MLPerf checker requires
+        assert head[0] < _loadgen_time(power_lines, "power_begin") < _loadgen_time(power_lines, "power_end") < tail[-1]
+        three = PTDAEMON / "v1.1-NVIDIA-A100-3d-unet-offline"
+        t, w = power_metrics.read_meter_log(three / "run_1_spl.head40.txt")  # three channels: the total first
+        assert (
+            w[0] == 576.1 and t[0] == datetime.datetime(2021, 8, 5, 6, 6, 59, 182000, tzinfo=datetime.UTC).timestamp()
+        )
+        assert t[0] < _loadgen_time(three / "run_1_mlperf_log_detail.power_lines.txt", "power_begin")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def _run(model_dir, out, *extra):
@@ -301,6 +392,26 @@ def test_external_meter_merged_by_wall_clock(model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)
     assert row["power_w"] == pytest.approx(9.0, rel=0.05) and row["idle_power_w"] == pytest.approx(3.0, rel=0.05)
+
+
+def test_tegrastats_run_rule_and_negative_readings_reach_the_report(model_dir, tmp_path):
+    """A real run sampled by a tegrastats that prints Thor's idle reading (VDD_GPU -392 mW) and
+    no VIN: the rails are kept as read, and the report says what the sum leaves out."""
+    line = _line("thor-jp7-negative-fragment.txt", 1)  # VDD_GPU -392mW/-392mW VDD_CPU_SOC_MSS 3924mW/...
+    script = _fake_tegrastats(tmp_path, [line])
+    out = tmp_path / "out"
+    assert _run(model_dir, out, "--power", f"tegrastats:path={script},interval_ms=20", "--idle-seconds", "0.2",
+                "--min-seconds", "0.3") == 0  # fmt: skip
+    (record,) = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    power = record["power"]
+    assert power["summed"] == ["VDD_GPU", "VDD_CPU_SOC_MSS"] and power["details"]["rule"]["source"] == "fallback"
+    assert set(power["samples"]["values"]["VDD_GPU"]) == {-0.392}
+    result = CliRunner().invoke(cli, ["power", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)
+    assert row["power_w"] == pytest.approx(3.924 - 0.392)
+    assert any("every rail printed: a board not in the table" in w for w in row["warnings"])
+    assert any(w.startswith("rail VDD_GPU read below 0 W") and "(lowest -0.392 W)" in w for w in row["warnings"])
 
 
 # -- the issue's integration check --------------------------------------------------------------

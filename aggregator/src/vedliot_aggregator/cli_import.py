@@ -3,10 +3,12 @@ directories and Docker hosts)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
+
+from vedliot_aggregator import records
+from vedliot_aggregator.importers.common import Given
 
 
 @click.group(name="import")
@@ -15,15 +17,22 @@ def import_group() -> None:
 
 
 def _write_imported(record: dict, output: Path, quiet: bool) -> None:
+    from vedliot_aggregator import catalog, collect, metrics, writing
     from vedliot_aggregator.schema import problems
 
     found = problems(record)
     if found:  # a bug here, not the user's: say it plainly
         raise click.ClickException(f"the imported record breaks the schema: {found[0]}")
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{record['run_id']}.json"
-    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    click.echo(str(path) if quiet else f"record: {path}")
+    path = writing.write_record(record, output)
+    if quiet:
+        click.echo(str(path))
+        return
+    row = metrics.row(collect.Loaded(path, records.load(record)), catalog.load())
+    message = record["error"]["message"].splitlines()[0][:300] if record["error"] else ""
+    click.echo(f"record: {path}" + (f" ({record['status']}: {message})" if message else ""))
+    for line in row["warnings"]:
+        if not line.startswith(f"{record['status']}: "):
+            click.echo(f"warning: {line}", err=True)
 
 
 _IMPORT_COMMON = [
@@ -31,7 +40,8 @@ _IMPORT_COMMON = [
                  show_default=True),
     click.option("--precision", default="fp32", show_default=True),
     click.option("--target", help="Target (platform) name in the record."),
-    click.option("--ops-per-inference", type=float, help="Operations (2 x MACs) of one inference, for GOPS."),
+    click.option("--ops-per-inference", type=click.FloatRange(min=0, min_open=True),
+                 help="Operations (2 x MACs) of one inference, for GOPS."),
     click.option("--quiet", is_flag=True, help="Print only the record's path."),
 ]  # fmt: skip
 
@@ -44,33 +54,48 @@ def _common(func):
 
 @import_group.command(name="benchmark_app")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", help="Model name (default: the report's topology).")
+@click.option("--model", help="Model name (default: the report's -m file name).")
 @_common
 def import_benchmark_app(file, model, output, precision, target, ops_per_inference, quiet) -> None:
-    """OpenVINO benchmark_app's JSON statistics report (benchmark_report.json)."""
-    from vedliot_aggregator import importers
+    """OpenVINO benchmark_app's statistics report: benchmark_report.json (-json_stats) or .csv."""
+    from vedliot_aggregator.importers import ImportFailure, benchmark_app
 
+    given = Given(model=model, precision=precision, target=target, ops=ops_per_inference)
     try:
-        record = importers.benchmark_app(file, model, precision, target, ops_per_inference)
-    except importers.ImportFailure as exc:
+        record = benchmark_app.read(file, given)
+    except ImportFailure as exc:
         raise click.UsageError(str(exc)) from None
     _write_imported(record, output, quiet)
 
 
 @import_group.command(name="trtexec")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", required=True, help="Model name (the file does not say).")
-@click.option("--batch-size", type=int, default=1, show_default=True, help="Batch of the engine trtexec ran.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The same run's console log: version, batch and trtexec's own summary, compared with ours.",
+)
+@click.option("--model", help="Model name (default: the log's model file name).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Batch of the engine trtexec ran (default: the log's, else 1)."
+)
+@click.option(
+    "--warmup-ms",
+    type=click.FloatRange(min=0),
+    help="trtexec's --warmUp, to drop warm-up queries from traces of TensorRT < 8.5.1 (default: the log's, else 200).",
+)
 @_common
-def import_trtexec(file, model, batch_size, output, precision, target, ops_per_inference, quiet) -> None:
-    """trtexec's --exportTimes JSON, with the command's own parameters given here."""
-    from vedliot_aggregator import importers
+def import_trtexec(
+    file, log_path, model, batch_size, warmup_ms, output, precision, target, ops_per_inference, quiet
+) -> None:
+    """trtexec's --exportTimes JSON (with --log for its console log), or the console log alone."""
+    from vedliot_aggregator.importers import ImportFailure, trtexec
 
-    if batch_size < 1:
-        raise click.UsageError(f"--batch-size {batch_size}: must be 1 or more")
+    given = Given(model=model, precision=precision, batch=batch_size, target=target, ops=ops_per_inference)
     try:
-        record = importers.trtexec(file, model, precision, batch_size, target, ops_per_inference)
-    except importers.ImportFailure as exc:
+        record = trtexec.read(file, log_path, given, warmup_ms)
+    except ImportFailure as exc:
         raise click.UsageError(str(exc)) from None
     _write_imported(record, output, quiet)
 

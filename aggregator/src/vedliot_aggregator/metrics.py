@@ -3,7 +3,9 @@ into one tidy table: one row per record.
 
 - inference time: mean time of one timed iteration (a batch); median, p90, p99 and CV beside it.
 - IPS: inferences in the window / window (latency and accuracy mode: batch / mean inference time,
-  the report's definition); published throughput cells keep the report's measured IPS.
+  the report's definition); published throughput cells keep the report's measured IPS; imported
+  runs take their tool's definition (inferences over the window), and a figure of ours more than
+  1% from the tool's own summary is a warning (importers/check.py).
 - GOPS = IPS x operations per inference / 1e9; performance ratio = GOPS / the catalog's peak.
 - power, idle power (power.py); energy per inference = power / IPS; GOPS/W = GOPS / power.
 - latency = inference + pre- + post-processing, where measured.
@@ -24,6 +26,7 @@ from vedliot_aggregator import power as power_metrics
 from vedliot_aggregator import scoring
 from vedliot_aggregator.catalog import Catalog
 from vedliot_aggregator.collect import Collection
+from vedliot_aggregator.importers.check import disagreements
 from vedliot_aggregator.records import PowerSummary, Record, Timing
 
 COLUMNS = [
@@ -103,7 +106,10 @@ def _timing_stats(timing: Timing) -> dict[str, float | None]:
 def _ips(record: Record, timing: Timing, mean_ms: float | None) -> float | None:
     if timing.summary.get("ips") is not None:  # published throughput cells: the report's own measurement
         return float(timing.summary["ips"])
-    if record.config.mode == "throughput" and timing.window_start_ns is not None:
+    # Imported runs: the tool's definition (trtexec, benchmark_app: inferences over the window),
+    # whatever the mode, so that the row shows the figure the tool printed.
+    windowed = record.config.mode == "throughput" or record.provenance.kind == "imported"
+    if windowed and timing.window_start_ns is not None and timing.inferences:
         window = (timing.window_end_ns - timing.window_start_ns) / 1e9
         return timing.inferences / window if window > 0 else None
     return record.config.batch_size * 1000.0 / mean_ms if mean_ms else None
@@ -130,7 +136,9 @@ def _power(record: Record, meter_log: Path | None, clock_offset: float | None):
     return result.power_w, result.idle_power_w, result.coverage, list(result.warnings)
 
 
-def _warnings(record: Record, stats: dict[str, Any], gops: float | None, has_peak: bool, power: list[str]) -> list[str]:
+def _warnings(
+    record: Record, stats: dict[str, Any], ips: float | None, gops: float | None, has_peak: bool, power: list[str]
+) -> list[str]:
     warnings = []
     if record.status != "ok":
         message = record.error.message if record.error is not None else ""
@@ -149,7 +157,23 @@ def _warnings(record: Record, stats: dict[str, Any], gops: float | None, has_pea
         warnings.append(f"high variation: CV {stats['inference_cv']:.0%}")
     if record.memory is not None and record.memory.scope == "process" and record.memory.peak_rss_bytes:
         warnings.append("memory peak of the whole runner process (schema 1): may include earlier runs")
-    return warnings
+    return warnings + _imported_warnings(record, stats, ips)
+
+
+def _imported_warnings(record: Record, stats: dict[str, Any], ips: float | None) -> list[str]:
+    imported = record.provenance.imported
+    if record.provenance.kind != "imported" or imported is None:
+        return []
+    timing = record.timing
+    samples = timing.samples_ns if timing is not None else []
+    extremes = (min(samples) / 1e6, max(samples) / 1e6) if samples else (None, None)
+    if timing is not None and not samples:
+        extremes = (timing.summary.get("min_ms"), timing.summary.get("max_ms"))
+    ours = {"mean_ms": stats["inference_time_ms"], "median_ms": stats["inference_median_ms"], "ips": ips,
+            "min_ms": extremes[0], "max_ms": extremes[1],
+            "iterations": timing.iterations if timing else None}  # fmt: skip
+    found = disagreements(imported.tool or "the tool", imported.tool_summary, ours, record.config.batch_size)
+    return list(imported.warnings) + found
 
 
 def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float | None) -> dict[str, Any]:
@@ -199,8 +223,13 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
         "memory_peak_mb": memory.peak_rss_bytes / 1e6 if memory and memory.peak_rss_bytes else None,
         "run_id": record.run_id,
         "record": str(loaded.path),
-        "warnings": _warnings(record, stats, gops, platform is not None, power_warnings),
+        "warnings": _warnings(record, stats, ips, gops, platform is not None, power_warnings),
     }
+
+
+def row(loaded, catalog: Catalog) -> dict[str, Any]:
+    """One record's row, as the report shows it."""
+    return _row(loaded, catalog, None, None)
 
 
 def frame(

@@ -139,7 +139,30 @@ def compute(record: Record, meter_log: Path | None = None, clock_offset_s: float
         warnings.append(f"{len(power.errors)} sensor errors during the run (first: {power.errors[0].message})")
     if idle and idle_w is None:
         warnings.append("no power samples in the idle period")
-    return PowerResult(watts, idle_w, coverage, in_window, tuple(warnings))
+    return PowerResult(watts, idle_w, coverage, in_window, (*warnings, *_source_warnings(power)))
+
+
+def _source_warnings(power: Power) -> list[str]:
+    """What the rails summed leave out or get wrong: a board outside the rail table, a module
+    without its carrier, readings below zero (Thor's VDD_GPU idles at -392 mW, an offset); a BMC
+    read over HTTPS without checking its certificate."""
+    warnings = []
+    if str(power.details.get("tls", "")).startswith("not verified"):
+        warnings.append(f"power read over HTTPS from {power.details.get('url')} without checking its certificate")
+    rule = power.details.get("rule") if isinstance(power.details, dict) else None
+    if isinstance(rule, dict) and (
+        rule.get("source") == "fallback" or str(rule.get("scope", "")).startswith("module rails only")
+    ):
+        warnings.append(f"power from {'+'.join(power.summed)}: {rule.get('scope')} ({rule.get('evidence')})")
+    for rail in power.summed:
+        values = [v for v in power.samples.values.get(rail, ()) if v is not None]
+        negative = [v for v in values if v < 0]
+        if negative:
+            warnings.append(
+                f"rail {rail} read below 0 W in {len(negative)} of {len(values)} samples "
+                f"(lowest {min(negative):.3f} W), summed as read: a sensor offset"
+            )
+    return warnings
 
 
 # -- external meter logs ----------------------------------------------------------------------
@@ -151,9 +174,11 @@ def _parse_time(text: str) -> float:
         return float(text)  # Unix seconds
     except ValueError:
         pass
-    for fmt in ("%m-%d-%Y %H:%M:%S.%f", "%m-%d-%Y %H:%M:%S"):  # PTDaemon (host local time)
+    for fmt in ("%m-%d-%Y %H:%M:%S.%f", "%m-%d-%Y %H:%M:%S"):
+        # PTDaemon under MLCommons' power server runs with TZ=UTC (power-dev 4e89df8, 2021-03-31);
+        # a log from before that is in its host's local time: pass its offset as --clock-offset.
         try:
-            return datetime.datetime.strptime(text, fmt).timestamp()
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.UTC).timestamp()
         except ValueError:
             continue
     parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -164,7 +189,8 @@ def _parse_time(text: str) -> float:
 
 def read_meter_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(Unix seconds, watts) of a meter log: `timestamp,watts` CSV rows (Unix seconds or ISO 8601;
-    a header line is skipped) or PTDaemon rows `Time,MM-DD-YYYY HH:MM:SS.mmm,Watts,W,...`."""
+    a header line is skipped) or PTDaemon rows `Time,MM-DD-YYYY HH:MM:SS.mmm,Watts,W,...` (UTC; with
+    several channels the first Watts is their total)."""
     times, watts = [], []
     with open(path, newline="", encoding="utf-8") as handle:
         for number, row in enumerate(csv.reader(handle), 1):

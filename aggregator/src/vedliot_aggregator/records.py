@@ -31,11 +31,24 @@ class Published:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Imported:
+    tool: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    tool_version: str | None = None
+    command: str | None = None
+    files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    tool_summary: dict[str, str] = dataclasses.field(default_factory=dict)
+    groups: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Provenance:
     kind: str = "measured"
     citation: str | None = None
     published: Published | None = None
-    imported: dict[str, Any] | None = None
+    imported: Imported | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

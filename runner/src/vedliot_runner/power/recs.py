@@ -5,7 +5,12 @@ measurement is "available remotely via REST"). The default follows Christmann's 
 Redfish schema (christmann/recs-redfish-api): GET {url}/redfish/v1/Chassis/{node}/Power, JSON,
 PowerControl[0].PowerConsumedWatts in W, HTTP Basic credentials from $RECS_USER and
 $RECS_PASSWORD. `path=` and `field=` adapt it to another firmware: `field` is a dotted path into
-JSON (numbers index lists) or, for an XML answer, the name of the attribute holding watts.
+JSON (numbers index lists) or, for an XML answer, the name of the attribute holding watts. The
+same answer comes from other Redfish BMCs (Dell iDRAC: node=System.Embedded.1, HPE iLO: node=1).
+
+Over HTTPS the certificate is checked against the system's CAs; BMCs ship a self-signed one, so
+`ca=PATH` names the CA (or the certificate itself) to trust, and `verify=false` skips the check:
+the record says which, and the report warns about an unverified one.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import base64
 import dataclasses
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
@@ -63,6 +69,19 @@ class RecsOptions(PowerOptions):
     path: str = option(DEFAULT_PATH, "URL path, {node} replaced", check=_path_text)
     field: str = option(DEFAULT_FIELD, "where the watts are: dotted JSON path or XML attribute")
     timeout_s: float = option(2.0, "HTTP timeout in seconds", minimum=0.01, maximum=600)
+    ca: Optional[str] = option(None, "HTTPS: PEM file of the CA (or the BMC's own certificate) to trust")
+    verify: bool = option(True, "HTTPS: false skips the certificate check (recorded, and warned about)")
+
+
+def _tls(opts: RecsOptions) -> Optional[ssl.SSLContext]:
+    if not (opts.url or "").startswith("https://"):
+        return None
+    if not opts.verify:
+        return ssl._create_unverified_context()
+    try:
+        return ssl.create_default_context(cafile=opts.ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError("--power recs:ca={}: not a readable PEM certificate ({})".format(opts.ca, exc)) from None
 
 
 class RecsSource(PowerSource):
@@ -78,6 +97,7 @@ class RecsSource(PowerSource):
         self.url = opts.url.rstrip("/") + opts.path.format(node=opts.node)
         self.field = opts.field
         self.timeout = opts.timeout_s
+        self.context = _tls(opts)
         self.headers = {"Accept": "application/json, application/xml"}
         user, password = os.environ.get("RECS_USER"), os.environ.get("RECS_PASSWORD")
         if user:
@@ -86,7 +106,7 @@ class RecsSource(PowerSource):
 
     def _get(self) -> float:
         request = urllib.request.Request(self.url, headers=self.headers)
-        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+        with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as answer:
             return extract_watts(answer.read(), self.field)
 
     def open(self) -> None:
@@ -97,6 +117,11 @@ class RecsSource(PowerSource):
             raise UsageError("--power recs: {} answered HTTP {}{}".format(self.url, exc.code, hint)) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                raise UsageError(
+                    "--power recs: {}'s certificate is not trusted ({}); give its CA with recs:ca=PATH, "
+                    "or skip the check with recs:verify=false".format(self.url, reason.verify_message or reason)
+                ) from None
             raise UsageError("--power recs: cannot reach {} ({})".format(self.url, reason)) from None
         except (ValueError, KeyError, IndexError, TypeError, ElementTree.ParseError) as exc:
             raise UsageError(
@@ -105,6 +130,13 @@ class RecsSource(PowerSource):
         self.rails = ["node"]
         self.summed = ["node"]
         self.details = {"url": self.url, "field": self.field, "authenticated": "Authorization" in self.headers}
+        if self.context is not None:
+            opts = self.options
+            self.details["tls"] = (
+                "not verified (verify=false)"
+                if not opts.verify
+                else "verified with " + ("ca={}".format(opts.ca) if opts.ca else "the system's CAs")
+            )
 
     def poll(self) -> List[Reading]:
         try:

@@ -1,10 +1,12 @@
 """Jetson boards through `tegrastats --interval MS`, one line per interval.
 
 Each power rail prints "NAME instant/average": JetPack 5 and 6 with units ("VDD_IN 5126mW/5126mW"),
-JetPack 4 without ("POM_5V_IN 2335/2335", milliwatts). The instant value is used: the running
-average since tegrastats started would smear the idle period into the window. Summed by default:
-the board's input rail where there is one (VDD_IN; POM_5V_IN on the Nano), else every rail printed
-(AGX Orin prints only its module rails, VDD_GPU_SOC, VDD_CPU_CV, VIN_SYS_5V0, ...).
+JetPack 4 without ("POM_5V_IN 2335/2335", milliwatts), JetPack 7.2 with a third value, the maximum
+("VIN 87426mW/43713mW/87426mW"). Readings can be negative (Thor's VDD_GPU at idle reads
+"-392mW", a calibration offset): they are kept as read, and the aggregator warns. The instant
+value is used: the running average since tegrastats started would smear the idle period into the
+window. Which rails are summed comes from the board table (jetson_boards.py) unless rails= says;
+the record names the rule.
 """
 
 from __future__ import annotations
@@ -19,33 +21,29 @@ from typing import Dict, List, Optional
 from vedliot_runner.errors import UsageError
 from vedliot_runner.options import option
 from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.power.jetson_boards import rule_for
 
-# An upper-case rail name, then instant/average, each in mW or unitless (JetPack 4). The lookahead
-# refuses "RAM 1583/3964MB" and "IRAM 0/252kB".
-_RAIL = re.compile(r"\b([A-Z][A-Z0-9_]*) (\d+)(mW)?/(\d+)(mW)?(?![A-Za-z0-9])")
-INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
-# NC: unconnected placeholder rails on AGX Orin.
+# An upper-case rail name, then instant/average[/maximum], each in mW or unitless (JetPack 4). The
+# lookahead refuses "RAM 1583/3964MB" and "IRAM 0/252kB".
+_RAIL = re.compile(r"\b([A-Z][A-Z0-9_]*) (-?\d+)(?:mW)?/-?\d+(?:mW)?(?:/-?\d+(?:mW)?)?(?![A-Za-z0-9])")
+# NC: unconnected placeholder rails on AGX Orin (printed twice).
 _NOT_POWER = {"RAM", "SWAP", "IRAM", "LFB", "NC"}
+NO_RAILS = (
+    "--power tegrastats: {} printed no power rails (first line: {!r}). It runs but cannot read the "
+    "board's power monitors (INA3221/INA238 under /sys/bus/i2c): run as root, in a container with "
+    "--runtime nvidia and the host's /sys; or measure with --power external"
+)
 
 
 def parse_line(line: str) -> Dict[str, float]:
     """Instant power of every rail on one tegrastats line, in watts (empty if none)."""
-    return {
-        name: int(instant) / 1000.0 for name, instant, _u1, _avg, _u2 in _RAIL.findall(line) if name not in _NOT_POWER
-    }
-
-
-def default_summed(rails: List[str]) -> List[str]:
-    for rail in INPUT_RAILS:
-        if rail in rails:
-            return [rail]
-    return list(rails)
+    return {name: int(instant) / 1000.0 for name, instant in _RAIL.findall(line) if name not in _NOT_POWER}
 
 
 @dataclasses.dataclass(frozen=True)
 class TegrastatsOptions(PowerOptions):
     path: str = option("tegrastats", "the tegrastats executable (from PATH)")
-    rails: Optional[str] = option(None, "rails to sum, joined by | (default VDD_IN, else POM_5V_IN, else every rail)")
+    rails: Optional[str] = option(None, "rails to sum, joined by | (default: the board table's rule)")
 
 
 class TegrastatsSource(PowerSource):
@@ -79,19 +77,20 @@ class TegrastatsSource(PowerSource):
         rails = parse_line(first)
         if not rails:
             self.close()
-            raise UsageError(
-                "--power tegrastats: {} printed no power rails ({!r}); is this a Jetson?".format(
-                    self.path, first.strip()[:80]
-                )
-            )
+            raise UsageError(NO_RAILS.format(self.path, first.strip()[:100]))
         self.rails = list(rails)
         wanted = self.options.rails
-        self.summed = wanted.split("|") if wanted else default_summed(self.rails)
+        rule = rule_for(self.rails, wanted.split("|") if wanted else None)
+        self.summed = rule.summed
         missing = [rail for rail in self.summed if rail not in rails]
         if missing:
             self.close()
             raise UsageError("--power tegrastats:rails: {} not among {}".format(", ".join(missing), ", ".join(rails)))
-        self.details = {"command": [self.path, "--interval", str(interval_ms)], "first_line": first.strip()}
+        self.details = {
+            "command": [self.path, "--interval", str(interval_ms)],
+            "first_line": first.strip(),
+            "rule": rule.details(),
+        }
         self.lines.put((now_ns(), tuple(rails[r] for r in self.rails)))
         threading.Thread(target=self._read, name="tegrastats-reader", daemon=True).start()
 

@@ -1,0 +1,29 @@
+"""Records written by the aggregator (imports, the published reference set): whole or absent, as
+the runner writes its own. Standard JSON only: NaN and Infinity are refused, since no JSON reader
+outside Python takes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_record(record: dict[str, Any], output: Path) -> Path:
+    """`output/<run_id>.json`, through a temporary file renamed into place."""
+    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / f"{record['run_id']}.json"
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=output)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
