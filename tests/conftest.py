@@ -131,3 +131,20 @@ def run_subprocess(tmp_path):
         return CliResult(proc.returncode, proc.stdout, proc.stderr, records)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def measured(model_dir, tmp_path_factory):
+    """Three real ONNX Runtime runs (batch 1 and 4, one sampled through a powercap tree at 30 W)."""
+    from powercap import FakePowercap
+
+    out = tmp_path_factory.mktemp("measured")
+    root = tmp_path_factory.mktemp("pc") / "powercap"
+    base = ["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime", "--target", "demo-host",
+            *QUICK, "--threads", "1", "--output", str(out), "--quiet"]  # fmt: skip
+    with FakePowercap(root, package_w=27.0, dram_w=3.0):
+        assert runner_main([*base, "--power", f"rapl:root={root},interval_ms=20", "--idle-seconds", "0.2",
+                            "--min-power-seconds", "1.0"]) == 0  # fmt: skip
+    assert runner_main([*base, "--batch-size", "4"]) == 0
+    assert runner_main([*base, "--precision", "int8", "--model", str(model_dir / "tiny_int8.onnx")]) == 0
+    return out

@@ -186,4 +186,7 @@ def test_rapl_override_is_opt_in_and_valid():
         service = project.get_service(name)
         assert "/sys/class/powercap:/sys/class/powercap:ro" in set(service.volumes)
         assert "--power rapl" in " ".join(service.command if isinstance(service.command, list) else [service.command])
+        # root, but with DAC_READ_SEARCH alone: Docker's default capabilities dropped
+        assert (set(service.cap_drop), set(service.cap_add)) == ({"ALL"}, {"DAC_READ_SEARCH"})
+        assert "no-new-privileges:true" in service.security_opt
     assert "powercap" not in (REPO / "compose.yaml").read_text(encoding="utf-8").split("services:")[1]

@@ -51,9 +51,9 @@ def audit(table) -> list[Finding]:
     import pandas as pd
 
     findings: list[Finding] = []
-    published = table[table["provenance"] == "published"]
+    published = _cited(table)
     for _, row in published.iterrows():
-        values = row["published_values"] or {}
+        values = _numbers(row["published_values"])
         where = (int(row["table"]), row["target"], row["model"], row["precision"], int(row["batch_size"]))
         ips, gops, power = values.get("ips"), values.get("gops"), _value(row["power_w"])
         checks = [
@@ -101,12 +101,28 @@ def annotate(table, findings: list[Finding]):
     if not notes:
         return table
     table = table.copy()
-    for index, row in table[table["provenance"] == "published"].iterrows():
+    for index, row in _cited(table).iterrows():
         key = (int(row["table"]), row["target"], row["model"], row["precision"], int(row["batch_size"]))
         extra = notes.get(key)
         if extra:
             table.at[index, "warnings"] = "; ".join(filter(None, [row["warnings"], *extra]))
     return table
+
+
+def _cited(table):
+    """Published rows that name their table (a record from elsewhere may not: nothing to audit)."""
+    return table[(table["provenance"] == "published") & table["table"].notna()]
+
+
+def _numbers(values: Any) -> dict[str, Any]:
+    """The published cells that are numbers (and the energy unit's label)."""
+    if not isinstance(values, dict):
+        return {}
+    numbers = {k: float(v) for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    numbers = {k: v for k, v in numbers.items() if math.isfinite(v)}
+    if isinstance(values.get("energy_unit"), str):
+        numbers["energy_unit"] = values["energy_unit"]
+    return numbers
 
 
 def _value(x):
@@ -154,8 +170,8 @@ def _same_time_for_batches(published) -> list[Finding]:
 
 def _swapped_map(table) -> list[Finding]:
     findings = []
-    published = (table["provenance"] == "published") & (table["mode"] == "accuracy")
-    rows = table[published & table["map50"].notna() & table["map50_95"].notna()]
+    cited = _cited(table)
+    rows = cited[(cited["mode"] == "accuracy") & cited["map50"].notna() & cited["map50_95"].notna()]
     for _, row in rows.iterrows():
         if row["map50_95"] > row["map50"]:
             findings.append(

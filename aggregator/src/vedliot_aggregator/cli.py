@@ -13,6 +13,7 @@ from vedliot_aggregator import power as power_metrics
 from vedliot_aggregator.cli_import import import_group, pull
 from vedliot_aggregator.cli_report import compare_command, fmt, report
 from vedliot_aggregator.collect import collect
+from vedliot_aggregator.records import PowerSummary
 from vedliot_aggregator.schema import check_file, record_files
 
 
@@ -166,6 +167,9 @@ def power(paths: tuple[Path, ...], meter_log: Path | None, clock_offset: float |
     rows = []
     for item in _collect(paths).records:
         path, record = item.path, item.record
+        if isinstance(record.power, PowerSummary):  # published: the figures as printed
+            rows.append((path, record, power_metrics.summary_metrics(record.power)))
+            continue
         try:
             result = power_metrics.compute(record, meter_log, clock_offset)
         except (ValueError, OSError) as exc:
@@ -174,7 +178,7 @@ def power(paths: tuple[Path, ...], meter_log: Path | None, clock_offset: float |
             continue
         rows.append((path, record, power_metrics.run_metrics(record, result)))
     if not rows:
-        raise click.UsageError(f"no records with power samples under {', '.join(map(str, paths))} (run with --power)")
+        raise click.UsageError(f"no records with power under {', '.join(map(str, paths))} (run with --power)")
     for path, record, metrics in rows:
         if as_json:
             click.echo(json.dumps({"record": str(path), "run_id": record.run_id, **metrics}))

@@ -21,8 +21,9 @@ def _write_imported(record: dict, output: Path, quiet: bool) -> None:
     from vedliot_aggregator.schema import problems
 
     found = problems(record)
-    if found:  # a bug here, not the user's: say it plainly
-        raise click.ClickException(f"the imported record breaks the schema: {found[0]}")
+    if found:  # the file holds what no record may (a negative time): refuse it whole
+        source = record["provenance"]["imported"]["file"]
+        raise click.ClickException(f"{source}: gives a record the schema refuses ({found[0]}); nothing written")
     path = writing.write_record(record, output)
     if quiet:
         click.echo(str(path))
@@ -142,7 +143,10 @@ def pull(sources, into, docker_host, image, container, volume, quiet) -> None:
     for path in result.copied:
         if quiet:
             click.echo(str(path))
-    for name in result.invalid:
-        click.echo(f"skipped {name}: not a record", err=True)
+    for name, why in result.invalid:
+        click.echo(f"skipped {name}: {why}", err=True)
     if not quiet:
-        click.echo(f"{len(result.copied)} records copied into {into}, {result.already} already there")
+        skipped = f", {len(result.invalid)} skipped" if result.invalid else ""
+        click.echo(f"{len(result.copied)} records copied into {into}, {result.already} already there{skipped}")
+    if result.invalid:
+        raise SystemExit(1)

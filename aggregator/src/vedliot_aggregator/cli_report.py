@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -102,44 +103,73 @@ def _frame_of(paths: tuple[Path, ...], catalogs=()):
     return metrics_module.frame(collection, catalog_module.load(list(catalogs)))
 
 
+def _margin(ctx, param, value: float) -> float:
+    if not (math.isfinite(value) and value >= 0):  # NaN or infinity would switch the gate off
+        raise click.BadParameter(f"{value}: give a finite number >= 0", ctx, param)
+    return value
+
+
 @click.command(name="compare")
 @click.argument("before", type=click.Path(exists=True, path_type=Path))
 @click.argument("after", type=click.Path(exists=True, path_type=Path))
-@click.option("--threshold", default=5.0, show_default=True, help="Regression threshold, percent.")
-@click.option("--accuracy-margin", default=1.0, show_default=True, help="Allowed accuracy drop, points.")
-@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any regression is found (for CI).")
+@click.option("--threshold", default=5.0, show_default=True, callback=_margin, help="Regression threshold, percent.")
+@click.option("--accuracy-margin", default=1.0, show_default=True, callback=_margin,
+              help="Allowed accuracy drop, points.")  # fmt: skip
+@click.option("--fail-on-regression", is_flag=True,
+              help="Exit 1 on any regression, or a configuration ok before and not now (for CI).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per matched configuration.")
 def compare_command(before, after, threshold, accuracy_margin, fail_on_regression, as_json) -> None:
     """Match the runs of BEFORE and AFTER by configuration and show what changed."""
     from vedliot_aggregator import compare as compare_module
 
-    both, regressions, only_a, only_b = compare_module.compare(
-        _frame_of((before,)), _frame_of((after,)), threshold / 100, accuracy_margin
-    )
-    if both.empty:
+    result = compare_module.compare(_frame_of((before,)), _frame_of((after,)), threshold / 100, accuracy_margin)
+    if result.both.empty and not result.lost:
         raise click.UsageError(f"no configuration is in both {before} and {after}")
-    flagged = {(r.key, r.metric) for r in regressions}
-    for _, row in both.iterrows():
+    flagged = {(r.key, r.metric) for r in result.regressions}
+    for _, row in result.both.iterrows():
         key = tuple(row[k] for k in compare_module.KEY)
+        click.echo(json.dumps(_json_row(row, key, flagged), default=str) if as_json else _text_row(row, key, flagged))
+    for lost in result.lost:
         if as_json:
-            item = {k: (None if _isnan(row[k]) else row[k]) for k in compare_module.KEY}
-            for metric in list(compare_module.METRICS) + compare_module.ACCURACY:
-                item[metric] = {"before": _num(row[f"{metric}_a"]), "after": _num(row[f"{metric}_b"]),
-                                "regression": (key, metric) in flagged}  # fmt: skip
-            click.echo(json.dumps(item, default=str))
-            continue
-        parts = []
-        for metric in compare_module.METRICS:
-            change = row[f"{metric}_change"]
-            if not _isnan(change):
-                mark = " REGRESSION" if (key, metric) in flagged else ""
-                parts.append(f"{metric} {fmt(row[f'{metric}_a'])} -> {fmt(row[f'{metric}_b'])} ({change:+.1%}){mark}")
-        label = " ".join(str(k) for k in key if k not in ("", None) and not _isnan(k))
-        click.echo(f"{label}: " + ("; ".join(parts) or "no comparable metric"))
+            item = dict(zip(compare_module.KEY, lost.key, strict=True))
+            click.echo(json.dumps({**item, "lost": {"before": "ok", "after": lost.after, "message": lost.message}}))
+        else:
+            click.echo(
+                f"{_label(lost.key)}: ok -> {lost.after} REGRESSION" + (f" ({lost.message})" if lost.message else "")
+            )
     if not as_json:
-        click.echo(f"{len(both)} matched, {len(regressions)} regressions beyond {threshold:g}%, "
-                   f"{len(only_a)} only in {before}, {len(only_b)} only in {after}")  # fmt: skip
-    sys.exit(1 if regressions and fail_on_regression else 0)
+        click.echo(f"{len(result.both)} matched, {len(result.regressions)} regressions beyond {threshold:g}%, "
+                   f"{len(result.lost)} ok before and not now, {len(result.only_a)} only in {before}, "
+                   f"{len(result.only_b)} only in {after}")  # fmt: skip
+        for key in result.only_b[compare_module.KEY].itertuples(index=False):
+            click.echo(f"not compared (only in {after}): {_label(tuple(key))}")
+    sys.exit(1 if result.failed and fail_on_regression else 0)
+
+
+def _label(key: tuple) -> str:
+    return " ".join(str(k) for k in key if k not in ("", None) and not _isnan(k))
+
+
+def _json_row(row, key: tuple, flagged: set) -> dict:
+    from vedliot_aggregator import compare as compare_module
+
+    item = {k: (None if _isnan(row[k]) else row[k]) for k in compare_module.KEY}
+    for metric in list(compare_module.METRICS) + compare_module.ACCURACY:
+        item[metric] = {"before": _num(row[f"{metric}_a"]), "after": _num(row[f"{metric}_b"]),
+                        "regression": (key, metric) in flagged}  # fmt: skip
+    return item
+
+
+def _text_row(row, key: tuple, flagged: set) -> str:
+    from vedliot_aggregator import compare as compare_module
+
+    parts = []
+    for metric in compare_module.METRICS:
+        change = row[f"{metric}_change"]
+        if not _isnan(change):
+            mark = " REGRESSION" if (key, metric) in flagged else ""
+            parts.append(f"{metric} {fmt(row[f'{metric}_a'])} -> {fmt(row[f'{metric}_b'])} ({change:+.1%}){mark}")
+    return f"{_label(key)}: " + ("; ".join(parts) or "no comparable metric")
 
 
 def _isnan(value) -> bool:

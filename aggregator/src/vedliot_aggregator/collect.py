@@ -4,12 +4,11 @@ each record handed on as a typed records.Record."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vedliot_aggregator import records
+from vedliot_aggregator import records, untrusted
 from vedliot_aggregator.migrate import MIGRATIONS, migrate
 from vedliot_aggregator.schema import SCHEMA_ID, FileCheck, problems, record_files
 
@@ -35,15 +34,9 @@ def collect(paths: Iterable[Path]) -> Collection:
     seen: set[str] = set()
     for path in record_files(paths):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            out.skipped.append(FileCheck(path, ("not UTF-8 text",)))
-            continue
-        except json.JSONDecodeError as exc:
-            out.skipped.append(FileCheck(path, (f"not valid JSON ({exc.msg} at line {exc.lineno})",)))
-            continue
-        except OSError as exc:
-            out.skipped.append(FileCheck(path, (f"cannot read ({exc.strerror or exc})",)))
+            record = untrusted.load_file(path)
+        except untrusted.Refused as exc:
+            out.skipped.append(FileCheck(path, (str(exc),)))
             continue
         changed = False
         if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:

@@ -22,9 +22,11 @@ MIGRATIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"vedliot-be
 
 
 def migrate(record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`record` in the current version (unchanged when its `schema` is not an older known one:
+    the schema check then says what is wrong)."""
     changed = False
     seen = set()
-    while record.get("schema") in MIGRATIONS and record.get("schema") not in seen:
+    while isinstance(record.get("schema"), str) and record["schema"] in MIGRATIONS and record["schema"] not in seen:
         seen.add(record["schema"])
         record = MIGRATIONS[record["schema"]](record)
         changed = True

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from vedliot_aggregator.records import Power, Record
+from vedliot_aggregator.records import Power, PowerSummary, Record
 
 #: a window less covered than this gets a warning
 MIN_COVERAGE = 0.9
@@ -250,6 +250,24 @@ def gops_per_w(gops: float | None, power_w: float | None) -> float | None:
     if gops is None or not power_w:
         return None
     return gops / power_w
+
+
+def summary_metrics(summary: PowerSummary) -> dict[str, Any]:
+    """The columns of a published power summary: its figures, nothing recomputed (the report
+    audits them against the table's other cells)."""
+    power_w, idle_w = summary.power_w, summary.idle_power_w
+    return {
+        "ips": None,
+        "gops": None,
+        "power_w": power_w,
+        "idle_power_w": idle_w,
+        "dynamic_power_w": power_w - idle_w if power_w is not None and idle_w is not None else None,
+        "energy_per_inference_mj": None,
+        "gops_per_w": None,
+        "power_coverage": None,
+        "power_samples_in_window": None,
+        "warnings": ["published figures: no samples to recompute them from"],
+    }
 
 
 def run_metrics(record: Record, result: PowerResult | None) -> dict[str, Any]:

@@ -6,20 +6,26 @@
   container, or copy /results out of a finished container (`--container`); the container's
   /results arrives as a tar stream (Container.get_archive).
 
-Idempotent: a record whose run_id the destination already holds is not copied again.
+Idempotent: a record whose run_id the destination already holds is not copied again. Every file
+is untrusted: read within bounds (untrusted.py), checked against the schema before anything is
+written, and written as `<run_id>.json`, a name the schema restricts to a UUID, inside the
+destination; a file that fails is listed with its reason and not copied.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import shutil
+import os
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vedliot_aggregator.schema import is_sidecar, record_files
+from vedliot_aggregator import untrusted
+from vedliot_aggregator.migrate import migrate
+from vedliot_aggregator.schema import SCHEMA_ID, is_sidecar, problems, record_files
+
+DOCKER_HINT = "pulling from Docker hosts needs the Docker SDK: pip install 'vedliot-aggregator[docker]'"
 
 
 class PullError(RuntimeError):
@@ -30,55 +36,114 @@ class PullError(RuntimeError):
 class PullResult:
     copied: list[Path] = field(default_factory=list)
     already: int = 0
-    invalid: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
 
 
 def _held(destination: Path) -> set[str]:
     ids = set()
     for path in record_files([destination]) if destination.is_dir() else []:
         try:
-            ids.add(json.loads(path.read_text(encoding="utf-8"))["run_id"])
-        except (OSError, ValueError, KeyError, TypeError):
+            record = untrusted.load_file(path)
+        except untrusted.Refused:
             continue
+        if isinstance(record, dict) and isinstance(record.get("run_id"), str):
+            ids.add(record["run_id"])
     return ids
 
 
-def _accept(name: str, data: bytes, destination: Path, held: set[str], result: PullResult) -> None:
+def _valid_run_id(name: str, data: bytes, result: PullResult) -> str | None:
+    """The run_id of a valid record (of this schema version or an older one), else None with the
+    file listed as invalid."""
     try:
-        run_id = json.loads(data.decode("utf-8"))["run_id"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        result.invalid.append(name)
-        return
+        record = untrusted.loads(data)
+    except untrusted.Refused as exc:
+        result.invalid.append((name, str(exc)))
+        return None
+    if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
+        record, _ = migrate(record)
+    found = problems(record)
+    if found:
+        result.invalid.append((name, found[0]))
+        return None
+    return record["run_id"]
+
+
+def _inside(destination: Path, name: str) -> Path:
+    target = destination / name
+    if Path(name).name != name or os.path.dirname(os.path.realpath(target)) != os.path.realpath(destination):
+        raise PullError(f"refusing to write {name!r} outside {destination}")  # the schema makes this unreachable
+    return target
+
+
+def _write(target: Path, data: bytes) -> None:
+    temp = target.with_name(f".{target.name}.{id(data):x}.tmp")
+    temp.write_bytes(data)
+    temp.replace(target)
+
+
+def _accept(name: str, data: bytes, destination: Path, held: set[str], result: PullResult) -> str | None:
+    """Copies one record; returns its run_id when it was copied."""
+    run_id = _valid_run_id(name, data, result)
+    if run_id is None:
+        return None
     if run_id in held:
         result.already += 1
-        return
-    target = destination / f"{run_id}.json"
-    tmp = target.with_name("." + target.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+        return None
+    target = _inside(destination, f"{run_id}.json")
+    _write(target, data)
     held.add(run_id)
     result.copied.append(target)
+    return run_id
+
+
+def _sidecar_name(run_id: str, source_stem: str, sidecar_name: str) -> str:
+    """`<source stem>.detections.json` -> `<run_id>.detections.json`."""
+    return run_id + sidecar_name[len(source_stem) :]
 
 
 def from_directories(sources: Iterable[Path], destination: Path) -> PullResult:
     destination.mkdir(parents=True, exist_ok=True)
     held, result = _held(destination), PullResult()
+    here = os.path.realpath(destination)
     for path in record_files(sources):
-        if path.resolve().parent == destination.resolve():
+        if os.path.dirname(os.path.realpath(path)) == here:  # realpath: no error on a loop of links
             continue
-        before = len(result.copied)
-        _accept(str(path), path.read_bytes(), destination, held, result)
-        if len(result.copied) > before:
-            for sidecar in path.parent.glob(path.stem + ".*.json"):
-                shutil.copyfile(sidecar, destination / sidecar.name)
+        try:
+            data = _read_bounded(path)
+        except untrusted.Refused as exc:
+            result.invalid.append((str(path), str(exc)))
+            continue
+        run_id = _accept(str(path), data, destination, held, result)
+        if run_id is None:
+            continue
+        for sidecar in path.parent.glob(path.stem + ".*.json"):
+            if is_sidecar(sidecar):
+                target = _inside(destination, _sidecar_name(run_id, path.stem, sidecar.name))
+                _write(target, _read_bounded(sidecar))
     return result
 
 
-def _client(docker_host: str | None):
+def _read_bounded(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(untrusted.MAX_BYTES + 1)
+    except OSError as exc:
+        raise untrusted.Refused(f"cannot read ({exc.strerror or exc})") from None
+    if len(data) > untrusted.MAX_BYTES:
+        raise untrusted.Refused(f"larger than {untrusted.MAX_BYTES // 2**20} MiB")
+    return data
+
+
+def _docker():
     try:
         import docker
     except ImportError:
-        raise PullError("pulling from Docker hosts needs the Docker SDK: pip install docker") from None
+        raise PullError(DOCKER_HINT) from None
+    return docker
+
+
+def _client(docker_host: str | None):
+    docker = _docker()
     try:
         if docker_host and "://" not in docker_host:  # a context name
             from docker.context import ContextAPI
@@ -86,17 +151,23 @@ def _client(docker_host: str | None):
             context = ContextAPI.get_context(docker_host)
             if context is None:
                 raise PullError(f"--docker-host {docker_host}: no such Docker context (docker context ls)")
-            return docker.DockerClient(base_url=context.Host, use_ssh_client=context.Host.startswith("ssh://"))
+            return docker.DockerClient(base_url=context.Host, use_ssh_client=False)
         if docker_host:
-            return docker.DockerClient(base_url=docker_host, use_ssh_client=docker_host.startswith("ssh://"))
+            # ssh:// through paramiko (in the docker extra), not the ssh program: the aggregator's
+            # image has none. It reads ~/.ssh/config and known_hosts as ssh would.
+            return docker.DockerClient(base_url=docker_host, use_ssh_client=False)
         return docker.from_env()
-    except docker.errors.DockerException as exc:
-        raise PullError(f"cannot reach the Docker engine at {docker_host or 'DOCKER_HOST'}: {exc}") from None
+    except PullError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - docker-py, requests and paramiko each raise their own
+        hint = " (ssh: is the host in ~/.ssh/known_hosts, and your key in its authorized_keys?)"
+        hint = hint if (docker_host or "").startswith("ssh://") else ""
+        where = docker_host or "DOCKER_HOST"
+        raise PullError(f"cannot reach the Docker engine at {where}: {type(exc).__name__}: {exc}{hint}") from None
 
 
 def _extract(container, destination: Path, result: PullResult) -> None:
-    import docker
-
+    docker = _docker()
     try:
         stream, _stat = container.get_archive("/results")
     except docker.errors.NotFound:
@@ -107,19 +178,23 @@ def _extract(container, destination: Path, result: PullResult) -> None:
         members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")]
         records = [m for m in members if not is_sidecar(Path(m.name)) and not Path(m.name).name.startswith(".")]
         for member in records:
-            before = len(result.copied)
-            _accept(member.name, tar.extractfile(member).read(), destination, held, result)
-            if len(result.copied) > before:
-                stem = Path(member.name).stem
-                for sidecar in members:
-                    if Path(sidecar.name).name.startswith(stem + ".") and is_sidecar(Path(sidecar.name)):
-                        (destination / Path(sidecar.name).name).write_bytes(tar.extractfile(sidecar).read())
+            if member.size > untrusted.MAX_BYTES:
+                result.invalid.append((member.name, f"larger than {untrusted.MAX_BYTES // 2**20} MiB"))
+                continue
+            run_id = _accept(member.name, tar.extractfile(member).read(), destination, held, result)
+            if run_id is None:
+                continue
+            stem = Path(member.name).stem
+            for sidecar in members:
+                name = Path(sidecar.name).name
+                if name.startswith(stem + ".") and is_sidecar(Path(name)) and sidecar.size <= untrusted.MAX_BYTES:
+                    target = _inside(destination, _sidecar_name(run_id, stem, name))
+                    _write(target, tar.extractfile(sidecar).read())
 
 
 def from_container(docker_host: str | None, container_name: str, destination: Path) -> PullResult:
-    import docker
-
     client = _client(docker_host)
+    docker = _docker()
     destination.mkdir(parents=True, exist_ok=True)
     try:
         container = client.containers.get(container_name)
@@ -132,9 +207,8 @@ def from_container(docker_host: str | None, container_name: str, destination: Pa
 
 def run_image(docker_host: str | None, image: str, args: list[str], destination: Path, volume: str | None = None):
     """Run `image` (its entrypoint writes records to /results), wait, copy them, remove it."""
-    import docker
-
     client = _client(docker_host)
+    docker = _docker()
     destination.mkdir(parents=True, exist_ok=True)
     volumes = {volume: {"bind": "/results", "mode": "rw"}} if volume else None
     try:

@@ -13,7 +13,6 @@ the report's contradictions are listed, never fixed silently.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import uuid
 from collections.abc import Iterable
@@ -234,9 +233,10 @@ def _power_sources(directory: Path) -> dict[str, str]:
 
 
 def write_records(records: Iterable[dict[str, Any]], output: Path) -> int:
-    output.mkdir(parents=True, exist_ok=True)
+    from vedliot_aggregator.writing import write_record
+
     count = 0
     for record in records:
-        (output / f"{record['run_id']}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        write_record(record, output)
         count += 1
     return count

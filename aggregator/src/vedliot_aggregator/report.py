@@ -13,6 +13,7 @@ embedded as JSON inside <script type="application/json"> with "</" escaped.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -85,7 +86,34 @@ def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
 
 
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    """A file name from record strings: safe characters only, and short (a 300-character target
+    name must not make a name the file system refuses); a cut name keeps a hash of the whole."""
+    slug = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)
+    if len(slug) > 100:
+        slug = slug[:80] + "_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return slug
+
+
+#: a spreadsheet takes a cell starting with one of these as a formula (=HYPERLINK(...))
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell (and index label) that a spreadsheet would run as a formula
+    quoted, as OWASP advises for CSV exports."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype.kind not in "biufc":  # text, mixed, or a string dtype
+            safe[column] = safe[column].map(_cell_safe)
+    if safe.index.dtype.kind not in "biufc":
+        safe.index = safe.index.map(_cell_safe)
+    return safe
 
 
 def latency_distributions(collection: Collection) -> dict[str, list[dict[str, Any]]]:
@@ -136,14 +164,19 @@ def platform_tables(table: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFr
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    header = "| | " + " | ".join(map(str, frame.columns)) + " |"
+    """A Markdown table whose cells cannot carry markup: record strings are escaped as HTML
+    (Markdown passes HTML through), pipes and line breaks defused."""
+    header = "| | " + " | ".join(map(_escape_cell, frame.columns)) + " |"
     rule = "|---" * (len(frame.columns) + 1) + "|"
-    body = ["| " + str(index) + " | " + " | ".join(map(str, row)) + " |" for index, row in frame.iterrows()]
+    body = [
+        "| " + _escape_cell(index) + " | " + " | ".join(map(_escape_cell, row)) + " |"
+        for index, row in frame.iterrows()
+    ]
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def _escape_cell(text: str) -> str:
-    return html.escape(str(text)).replace("|", "&#124;")
+def _escape_cell(text: Any) -> str:
+    return html.escape(str(text)).replace("|", "&#124;").replace("\r", " ").replace("\n", " ")
 
 
 def _html_table(frame: pd.DataFrame, columns: list[tuple[str, str]], formats: dict[str, str]) -> str:
@@ -179,8 +212,8 @@ def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFram
     """metrics.csv, the audit (csv and markdown), skipped.txt and the per-platform tables."""
     for directory in (output, output / "charts", output / "tables"):
         directory.mkdir(parents=True, exist_ok=True)
-    table[metrics.COLUMNS].to_csv(output / "metrics.csv", index=False)
-    audit.to_csv(output / "audit.csv", index=False)
+    spreadsheet_safe(table[metrics.COLUMNS]).to_csv(output / "metrics.csv", index=False)
+    spreadsheet_safe(audit).to_csv(output / "audit.csv", index=False)
     (output / "audit.md").write_text(
         "# Cells of published results that do not follow from their inputs\n\n"
         + (_markdown(audit.set_index("table")) if len(audit) else "None.\n"),
@@ -190,9 +223,11 @@ def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFram
     (output / "skipped.txt").write_text(skipped or "none\n", encoding="utf-8")
     for (target, mode, model), frame in platform_tables(table).items():
         name = _slug(f"{target}_{mode}_{model}" if mode else f"{target}_{model}")
-        frame.to_csv(output / "tables" / f"{name}.csv")
+        spreadsheet_safe(frame).to_csv(output / "tables" / f"{name}.csv")
         (output / "tables" / f"{name}.md").write_text(
-            f"# {model} on {target}{' (' + mode + ')' if mode else ''}\n\n" + _markdown(frame), encoding="utf-8"
+            f"# {_escape_cell(model)} on {_escape_cell(target)}{' (' + mode + ')' if mode else ''}\n\n"
+            + _markdown(frame),
+            encoding="utf-8",
         )
     return [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
 

@@ -46,10 +46,14 @@ def _fast_validator():
 
 
 def problems(record: Any) -> list[str]:
-    """Every way `record` breaks the contract, as 'at <json path>: <reason>' lines; empty when valid."""
+    """Every way `record` breaks the contract, as 'at <json path>: <reason>' lines; empty when
+    valid. The schema first; a record that satisfies it is then checked for parts that disagree
+    (consistency.py)."""
+    from vedliot_aggregator import consistency
+
     fast = _fast_validator()
     if fast is not None and fast.is_valid(record):
-        return []
+        return consistency.problems(record)
     found = []
     for error in sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
         # "x is not valid under any of the given schemas" (a nullable section) says nothing: name
@@ -57,9 +61,9 @@ def problems(record: Any) -> list[str]:
         while error.context:
             error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
         where = "/".join(str(p) for p in error.absolute_path) or "(record)"
-        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        message = error.message if len(error.message) <= 200 else error.message[:120] + " ... " + error.message[-75:]
         found.append(f"at {where}: {message}")
-    return found
+    return found or consistency.problems(record)
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,13 @@ class FileCheck:
 def check_file(path: Path) -> FileCheck:
     """The file as the aggregator would take it: records of an older schema version are checked
     after migration (they stay valid records of their own version)."""
+    from vedliot_aggregator import untrusted
     from vedliot_aggregator.migrate import migrate
 
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        return FileCheck(path, ("not UTF-8 text",))
-    except json.JSONDecodeError as exc:
-        return FileCheck(path, (f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",))
-    except OSError as exc:
-        return FileCheck(path, (f"cannot read ({exc.strerror or exc})",))
+        record = untrusted.load_file(path)
+    except untrusted.Refused as exc:
+        return FileCheck(path, (str(exc),))
     if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
         record, _ = migrate(record)
     return FileCheck(path, tuple(problems(record)))

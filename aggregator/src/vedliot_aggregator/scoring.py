@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vedliot_aggregator import untrusted
 from vedliot_aggregator.accuracy import coco_map, topk_accuracy
 from vedliot_aggregator.records import Accuracy, ClassificationPredictions, Dataset, DetectionPredictions, Record
 
@@ -102,7 +103,10 @@ class Annotations:
             if _sha256(candidate) != sha:
                 mismatched.append(candidate)
                 continue
-            self._loaded[sha] = json.loads(candidate.read_text(encoding="utf-8"))
+            try:
+                self._loaded[sha] = untrusted.load_file(candidate)
+            except untrusted.Refused as exc:
+                return None, f"{candidate}: {exc}"
             return self._loaded[sha], None
         if mismatched:
             return None, f"{mismatched[0]} is not the annotation file the run used (sha256 differs)"
@@ -140,8 +144,13 @@ def _detections(base: Score, path: Path, accuracy: Accuracy, annotations: Annota
         return replace(base, problem=f"{sidecar}: detections file missing (copy it with the record)")
     if predictions.sha256 and _sha256(sidecar) != predictions.sha256:
         return replace(base, problem=f"{sidecar}: changed since the run (sha256 differs)")
-    detections = json.loads(sidecar.read_text(encoding="utf-8"))
-    map50, map50_95 = coco_map(truth, detections, predictions.image_ids)
+    try:
+        detections = untrusted.load_file(sidecar)
+        map50, map50_95 = coco_map(truth, detections, predictions.image_ids)
+    except untrusted.Refused as exc:
+        return replace(base, problem=f"{sidecar}: {exc}")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # pycocotools on a malformed file
+        return replace(base, problem=f"{sidecar}: not COCO results or annotations pycocotools can score ({exc!r:.120})")
     return replace(base, map50=100 * map50, map50_95=100 * map50_95, problem=partial)
 
 

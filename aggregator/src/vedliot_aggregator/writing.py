@@ -4,16 +4,17 @@ outside Python takes them."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from vedliot_aggregator import untrusted
+
 
 def write_record(record: dict[str, Any], output: Path) -> Path:
     """`output/<run_id>.json`, through a temporary file renamed into place."""
-    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+    text = untrusted.dumps(record)
     output.mkdir(parents=True, exist_ok=True)
     path = output / f"{record['run_id']}.json"
     handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=output)

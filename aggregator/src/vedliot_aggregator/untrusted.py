@@ -1,0 +1,116 @@
+"""Record files are untrusted input: they come from boards, other people's results directories and
+containers. Every JSON file the aggregator reads goes through `load_file` first, which refuses, with
+one line saying why, what no valid record holds and what would break the code after it:
+
+- files over MAX_BYTES, not UTF-8, not JSON;
+- NaN and Infinity (not JSON, though Python writes them) and numbers beyond a float or a 64-bit
+  integer (`1e999`, a 400-digit integer);
+- nesting deeper than MAX_DEPTH and strings longer than MAX_STRING.
+The schema then checks what each field may hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 256 * 2**20  # a record of 10 million samples is about 100 MiB
+MAX_DEPTH = 64  # a valid record nests about 8 deep
+MAX_STRING = 1_000_000
+MAX_INT = 2**63
+
+
+class Refused(ValueError):
+    """The file is not something the aggregator reads; the message says why, in a few words."""
+
+
+def _no_constant(name: str) -> Any:
+    raise Refused(f"{name} is not JSON (write numbers, or null)")
+
+
+def loads(data: bytes | str) -> Any:
+    """Strict JSON from bytes (UTF-8) or text, bounded as the module says."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused("not UTF-8 text") from None
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except RecursionError:
+        raise Refused(f"nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise Refused(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except Refused:
+        raise
+    except ValueError:  # an integer of more digits than Python converts
+        raise Refused("a number out of range") from None
+    check(value)
+    return value
+
+
+def _out_of_range(number: Any) -> bool:
+    if isinstance(number, float):
+        return not math.isfinite(number)
+    return isinstance(number, int) and not -MAX_INT <= number < MAX_INT
+
+
+def _show(number: Any) -> str:
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
+
+
+def _check_list(items: list, depth: int, stack: list) -> None:
+    try:  # a list of numbers (samples, readings): min and max run in C
+        low, high = min(items), max(items)
+        numeric = isinstance(low, int | float) and isinstance(high, int | float)
+    except (TypeError, ValueError):
+        numeric = False
+    if numeric:
+        if _out_of_range(low) or _out_of_range(high):
+            raise Refused(f"a number out of range ({_show(low if _out_of_range(low) else high)})")
+        return
+    stack.extend((inner, depth + 1) for inner in items)
+
+
+def check(value: Any) -> None:
+    """Depth, string lengths and number ranges of a parsed value (iterative: no recursion to
+    exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Refused(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if len(key) > MAX_STRING:
+                    raise Refused(f"a key longer than {MAX_STRING} characters")
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            if item:
+                _check_list(item, depth, stack)
+        elif isinstance(item, str):
+            if len(item) > MAX_STRING:
+                raise Refused(f"a string longer than {MAX_STRING} characters")
+        elif _out_of_range(item):
+            raise Refused(f"a number out of range ({_show(item)})")
+
+
+def load_file(path: Path, max_bytes: int = MAX_BYTES) -> Any:
+    """The JSON value in `path`, or Refused (an unreadable file included: a loop of symlinks, a
+    directory, no permission)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise Refused(f"cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise Refused(f"larger than {max_bytes // 2**20} MiB")
+    return loads(data)
+
+
+def dumps(record: Any) -> str:
+    """A record as the aggregator writes it: standard JSON only."""
+    return json.dumps(record, indent=1, allow_nan=False) + "\n"
