@@ -199,8 +199,8 @@ def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.Modul
         def logs(self, tail=None):
             return b"line one\nvedliot-runner: error: something broke\n"
 
-        def remove(self):
-            docker.calls.append(("remove",))
+        def remove(self, v=False):
+            docker.calls.append(("remove", v))
 
     class Containers:
         def run(self, image, command=None, detach=False, volumes=None):
@@ -249,7 +249,7 @@ def test_pull_runs_an_image_on_a_remote_host(measured, tmp_path, monkeypatch):
     assert ("client", "ssh://lab@jetson", False) in docker.calls
     run = next(c for c in docker.calls if c[0] == "run")
     assert run[1:4] == ("vedliot/bench-jetson", ["--quick"], True)
-    assert docker.calls[-1] == ("remove",)  # removed after its /results was copied
+    assert docker.calls[-1] == ("remove", True)  # removed with its volume after /results was copied
     again = CliRunner().invoke(cli, args)
     assert "0 records copied" in again.output and "3 already there" in again.output
 

@@ -90,6 +90,9 @@ def test_dockerfile_is_hadolint_clean(dockerfile):
 def test_dockerfile_follows_the_rules(dockerfile):
     text = dockerfile.read_text(encoding="utf-8")
     name = dockerfile.parent.name
+    # No "# syntax=" line: it makes every BuildKit build fetch a floating frontend image from a
+    # registry, and nothing here needs more than the engine's built-in Dockerfile frontend.
+    assert not re.search(r"^# *syntax *=", text, re.M | re.I)
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M).group(1)
     # Pinned to the patch release CI runs on, and the same default as the bake file.
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
@@ -175,6 +178,13 @@ def test_compose_validates_and_runs_the_baselines_then_the_report():
     for env in ({}, {"BENCH_ARGS": "--quick --models resnet50"}):
         command = yaml.safe_load(interpolate((REPO / "compose.yaml").read_text(), env))["x-runner"]["command"]
         build_parser().parse_args(["suite", "--target", "x86-openvino", *command.split()])
+    as_me = _compose("compose.yaml", {"HOST_UID": "1234", "HOST_GID": "5678"})
+    assert {as_me.get_service(name).user for name in as_me.service_names()} == {"1234:5678"}
+    # The README's line runs in bash (UID=... did not: bash makes UID read-only).
+    line = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("mkdir -p results"))
+    check = """sh -c 'test "$HOST_UID" = "$(id -u)" && test "$HOST_GID" = "$(id -g)"'"""
+    command = line.split("#")[0].replace("docker compose up", check).replace("mkdir -p results &&", "")
+    assert subprocess.run(["bash", "-c", command], capture_output=True).returncode == 0, command
     with_registry = _compose("compose.yaml", {"REGISTRY": "ghcr.io/acme/", "TAG": "1.2"})
     assert with_registry.get_service("x86-tvm").image == "ghcr.io/acme/vedliot/bench-x86-tvm:1.2"
 

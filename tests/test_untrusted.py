@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -285,3 +286,19 @@ def test_import_of_malformed_files_is_one_line(tmp_path, tool):
         errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_report_into_a_directory_it_cannot_write_is_one_line(measured, tmp_path):
+    """As in the aggregator image with a bind-mounted /results owned by someone else: before, a
+    PermissionError traceback."""
+    if os.geteuid() == 0:  # root writes anywhere: make the directory a file's child instead
+        blocked = tmp_path / "a-file"
+        blocked.write_text("")
+        output = blocked / "report"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        output = locked / "report"
+    result = _invoke("report", str(measured), "-o", str(output), "--no-reference", "--images", "none")
+    assert result.exit_code == 1 and f"--output {output}: cannot write there" in result.output
+    assert "Traceback" not in result.output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +66,7 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
             sources.append(shipped)
     if not sources:
         raise click.UsageError("no records: give PATHS, or leave --reference on")
+    _writable(output)
     formats = tuple(f for f in images.split(",") if f in ("svg", "png"))
     try:
         catalog = catalog_module.load(list(catalogs))
@@ -79,7 +82,12 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
     show = not (quiet or as_json)
     with click.progressbar(length=4 * table["model"].nunique(), label="charts", file=sys.stderr,
                            hidden=not (show and sys.stderr.isatty())) as bar:  # fmt: skip
-        result = report_module.render(collection, table, findings, output, formats, progress=lambda _: bar.update(1))
+        try:
+            result = report_module.render(
+                collection, table, findings, output, formats, progress=lambda _: bar.update(1)
+            )
+        except OSError as exc:  # the disk filled up, the directory went away
+            raise click.ClickException(f"--output {output}: cannot write the report ({exc.strerror or exc})") from None
     if as_json:
         summary = {"index": str(result.index), "records": result.rows, "charts": result.charts,
                    "skipped": [str(c.path) for c in collection.skipped], "audit_findings": len(findings)}  # fmt: skip
@@ -90,6 +98,25 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
         click.echo(f"{result.rows} records, {result.charts} charts, {len(findings)} audit findings, "
                    f"{len(collection.skipped)} files skipped")  # fmt: skip
         click.echo(f"report: {result.index}")
+
+
+def _writable(output: Path) -> None:
+    """The output directory exists and takes files, or one line says why and what to do."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        hint = ""
+        if exc.errno == errno.EROFS:
+            hint = "; mount it read-write (no :ro)"
+        elif isinstance(exc, PermissionError):
+            hint = (
+                "; in a container, a bind-mounted directory must be writable by the container's user: "
+                "docker run --user $(id -u):$(id -g) ..."
+            )
+        raise click.ClickException(f"--output {output}: cannot write there ({exc.strerror or exc}){hint}") from None
 
 
 def _frame_of(paths: tuple[Path, ...], catalogs=()):

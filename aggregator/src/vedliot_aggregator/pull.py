@@ -229,4 +229,4 @@ def run_image(docker_host: str | None, image: str, args: list[str], destination:
                             f"({len(result.copied)} records copied)")  # fmt: skip
         return result
     finally:
-        container.remove()
+        container.remove(v=True)  # and the anonymous volume the image's VOLUME /results made
