@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean constraints
+.PHONY: demo test lint format install clean constraints images images-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "make: Python >= 3.10 is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
@@ -43,6 +43,16 @@ constraints: $(BIN)/python
 	$(PIP) install -q -U -e 'runner[onnxruntime,openvino,tvm,litert,datasets,zoo]' -e 'aggregator[docker]' -r requirements/test.txt
 	{ sed -n '1,3p' requirements/constraints.txt; $(PIP) freeze --exclude-editable; } > requirements/constraints.tmp
 	mv requirements/constraints.tmp requirements/constraints.txt
+
+# The images of docker-bake.hcl, built with a real Docker engine (started, or installed, if none
+# answers; a stand-in base where the pinned one cannot be pulled): scripts/images.py.
+images: $(INSTALLED)
+	$(BIN)/python scripts/images.py
+
+# Build, then run each image as a user would (scripts/images_test.py).
+images-test: $(INSTALLED)
+	$(BIN)/python scripts/images.py --keep-engine
+	$(BIN)/python scripts/images_test.py
 
 clean:
 	rm -rf $(VENV) .cache build

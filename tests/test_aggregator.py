@@ -203,8 +203,8 @@ def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.Modul
             docker.calls.append(("remove", v))
 
     class Containers:
-        def run(self, image, command=None, detach=False, volumes=None):
-            docker.calls.append(("run", image, command, detach, volumes))
+        def run(self, image, command=None, detach=False, volumes=None, environment=None):
+            docker.calls.append(("run", image, command, detach, volumes, environment))
             if image == "missing":
                 raise ImageNotFound("404 Client Error: Not Found (no such image)")
             return Container()
@@ -249,6 +249,7 @@ def test_pull_runs_an_image_on_a_remote_host(measured, tmp_path, monkeypatch):
     assert ("client", "ssh://lab@jetson", False) in docker.calls
     run = next(c for c in docker.calls if c[0] == "run")
     assert run[1:4] == ("vedliot/bench-jetson", ["--quick"], True)
+    assert run[5] == {"VEDLIOT_RESULTS_MOUNT": ""}  # records copied out: no mount needed
     assert docker.calls[-1] == ("remove", True)  # removed with its volume after /results was copied
     again = CliRunner().invoke(cli, args)
     assert "0 records copied" in again.output and "3 already there" in again.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -210,3 +211,37 @@ def test_bad_option_value_is_a_usage_error_without_record(run_subprocess, model_
     assert result.code == 2
     assert "graph_optimization_level=max" in _one_clean_line(result.err)
     assert result.records == []
+
+
+def test_an_image_results_directory_with_nothing_mounted_is_refused(model_dir, tmp_path, monkeypatch, capsys):
+    """In the images, VEDLIOT_RESULTS_MOUNT=/results: a run there with nothing mounted would
+    write records that vanish with the container (docker run --rm), so it does not start."""
+    from vedliot_runner.cli import main
+
+    out = tmp_path / "results"  # a plain directory: not a mount point
+    monkeypatch.setenv("VEDLIOT_RESULTS_MOUNT", str(out))
+    code = main(["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime", "--output", str(out)])
+    assert code == 2 and not list(out.glob("*.json"))
+    assert "nothing is mounted there" in capsys.readouterr().err
+    monkeypatch.setenv("VEDLIOT_RESULTS_MOUNT", "")  # the documented opt-out
+    assert main(["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "onnxruntime", "--output", str(out),
+                 "--min-iterations", "3", "--min-seconds", "0", "--warmup-seconds", "0", "--quiet"]) == 0  # fmt: skip
+
+
+def test_tvm_without_a_c_compiler_is_unsupported_and_says_why(model_dir, tmp_path, monkeypatch, capsys):
+    """TVM links what it compiles with the system's C compiler; without one its export_library
+    raised a TypeError the record blamed on the model file (the x86-tvm image had none)."""
+    from vedliot_runner.cli import main
+
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no g++, gcc, clang or cc
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.delenv("CC", raising=False)
+    out = tmp_path / "results"
+    cache = f"cache_dir={tmp_path / 'cache'}"
+    code = main(["run", "--model", str(model_dir / "tiny.onnx"), "--backend", "tvm", "--output", str(out),
+                 "--backend-option", cache, "--min-iterations", "3", "--quiet"])  # fmt: skip
+    (record,) = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert code == 3 and record["status"] == "unsupported"
+    assert "TVM needs a C compiler" in record["error"]["message"] and "not NoneType" not in record["error"]["message"]

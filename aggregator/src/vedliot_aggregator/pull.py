@@ -213,7 +213,11 @@ def run_image(docker_host: str | None, image: str, args: list[str], destination:
     volumes = {volume: {"bind": "/results", "mode": "rw"}} if volume else None
     try:
         # Not remove=True: the daemon would delete the container before its /results is copied.
-        container = client.containers.run(image, command=args or None, detach=True, volumes=volumes)
+        # Without a volume the records stay in the container until copied out: tell the runner's
+        # mount check (VEDLIOT_RESULTS_MOUNT) that this is intended.
+        environment = None if volume else {"VEDLIOT_RESULTS_MOUNT": ""}
+        container = client.containers.run(image, command=args or None, detach=True, volumes=volumes,
+                                          environment=environment)  # fmt: skip
     except docker.errors.ImageNotFound:
         raise PullError(f"--image {image}: not found on {docker_host or 'this host'} (build or pull it)") from None
     except docker.errors.APIError as exc:

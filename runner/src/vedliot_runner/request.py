@@ -14,7 +14,7 @@ from vedliot_runner.errors import UsageError
 from vedliot_runner.evaluate import DatasetSpec
 from vedliot_runner.measure import LoopSettings
 from vedliot_runner.options import MAX_REQUESTS, MAX_SECONDS, MAX_THREADS
-from vedliot_runner.writer import output_dir_problem
+from vedliot_runner.writer import output_dir_problem, unmounted_problem
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "uint8", "int4", "mixed")
 MODES = ("latency", "throughput")
@@ -162,3 +162,6 @@ def validate(request: RunRequest) -> None:
     problem = output_dir_problem(request.output)
     if problem:
         raise UsageError("--output {}: cannot write records there ({})".format(request.output, problem))
+    problem = unmounted_problem(request.output)
+    if problem:
+        raise UsageError("--output {}: {}".format(request.output, problem))

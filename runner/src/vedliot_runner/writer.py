@@ -122,3 +122,19 @@ def output_dir_problem(directory: Path) -> Optional[str]:
     except OSError as exc:
         return exc.strerror or str(exc)
     return None
+
+
+#: set in the images to their results directory: a run there needs a volume or bind mount
+MOUNT_ENV = "VEDLIOT_RESULTS_MOUNT"
+
+
+def unmounted_problem(directory: Path) -> Optional[str]:
+    """Why writing records into `directory` would lose them (the image's results directory with
+    nothing mounted: they would vanish with the container), else None."""
+    wanted = os.environ.get(MOUNT_ENV)
+    if not wanted or os.path.realpath(str(directory)) != os.path.realpath(wanted) or os.path.ismount(wanted):
+        return None
+    return (
+        "nothing is mounted there, so the records would vanish with the container; add "
+        '-v "$PWD/results:{}" to docker run (or -e {}= to keep them inside the container)'.format(wanted, MOUNT_ENV)
+    )

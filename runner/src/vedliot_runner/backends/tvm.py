@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -74,6 +75,18 @@ def _target_text(text: str) -> Optional[str]:
             return "not a JSON target dict ({})".format(exc)
         return None if isinstance(value, dict) and "kind" in value else 'a JSON target dict needs "kind"'
     return 'choose llvm, cuda, or a JSON target dict such as {"kind": "llvm", "mcpu": "znver4"}'
+
+
+def _c_compiler() -> Optional[str]:
+    """The compiler TVM would link with (tvm.support.cc.get_cc's search), or None."""
+    found = os.environ.get("CXX") or os.environ.get("CC")
+    if found:
+        return found
+    for name in ("g++", "gcc", "clang++", "clang", "c++", "cc"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +199,11 @@ class TvmBackend(Backend):
             self._precision = tuple(json.loads(precision_file.read_text()))
             self._cached = True
         else:
+            if _c_compiler() is None:  # export_library needs one to link; without it, a TypeError
+                raise UnsupportedError(
+                    "TVM needs a C compiler to link the module it compiles (g++, gcc, clang or cc on PATH, "
+                    "or $CXX): install one, e.g. apt-get install gcc libc6-dev"
+                )
             executable = self._compile(model, shapes, target, relax)
             self._cache.mkdir(parents=True, exist_ok=True)
             tmp = library.with_name("." + library.name)

@@ -1,0 +1,111 @@
+"""`make images-test`: run each built image as a user would, against the real Docker engine.
+
+Per runner image: as its own UID (10001) into a fresh directory, and again as an arbitrary
+`--user`; both must exit 0 and leave `ok` records that `vedliot-aggregator validate` accepts; with
+nothing mounted on /results it must refuse to start (exit 2). The aggregator image then renders
+report/index.html from those records. Prints one line per check and a JSON summary; exits 1 when
+any check fails.
+
+    .venv/bin/python scripts/images_test.py [--tag latest] [--models mobilenetv3_small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUNNERS = ("x86-onnxruntime", "x86-openvino", "x86-tvm")
+ANY_USER = (4321, 4321)
+
+
+def docker() -> str:
+    return "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+
+
+def run(image: str, results: Path | None, extra: list[str], args: list[str]) -> tuple[int, str, float]:
+    mount = ["-v", f"{results}:/results"] if results is not None else []
+    started = time.monotonic()
+    done = subprocess.run([docker(), "run", "--rm", *mount, *extra, image, *args], capture_output=True, text=True)
+    return done.returncode, (done.stdout + done.stderr).strip(), time.monotonic() - started
+
+
+def fresh(root: Path, name: str, owner: tuple[int, int]) -> Path:
+    directory = root / name
+    directory.mkdir()
+    os.chown(directory, *owner)
+    return directory
+
+
+def ok_records(directory: Path) -> list[dict]:
+    records = [json.loads(p.read_text()) for p in directory.glob("*.json")]
+    return [r for r in records if r.get("status") == "ok"]
+
+
+def valid(directory: Path) -> bool:
+    aggregator = REPO / ".venv" / "bin" / "vedliot-aggregator"
+    return subprocess.run([str(aggregator), "validate", str(directory), "--quiet"]).returncode == 0
+
+
+def check_runner(target: str, tag: str, suite: list[str], root: Path) -> list[dict]:
+    image = f"vedliot/bench-{target}:{tag}"
+    checks = []
+    for label, owner, extra in (("own user", (10001, 10001), []),
+                                ("--user", ANY_USER, ["--user", f"{ANY_USER[0]}:{ANY_USER[1]}"])):  # fmt: skip
+        directory = fresh(root, f"{target}-{label.strip('-').replace(' ', '-')}", owner)
+        code, output, seconds = run(image, directory, extra, suite)
+        good = code == 0 and ok_records(directory) and valid(directory)
+        checks.append({"image": image, "check": label, "ok": bool(good), "seconds": round(seconds, 1),
+                       "exit": code, "last": output.splitlines()[-1] if output else ""})  # fmt: skip
+    code, output, seconds = run(image, None, [], suite)
+    last = output.splitlines()[-1] if output else ""
+    checks.append({"image": image, "check": "no /results mount refused", "ok": code == 2,
+                   "seconds": round(seconds, 1), "exit": code, "last": last})  # fmt: skip
+    return checks
+
+
+def check_aggregator(tag: str, root: Path) -> dict:
+    records = fresh(root, "all", (10001, 10001))
+    for path in root.glob("x86-*/*.json"):
+        shutil.copy(path, records / path.name)
+        os.chown(records / path.name, 10001, 10001)
+    code, output, seconds = run(f"vedliot/aggregator:{tag}", records, [], [])
+    ok = code == 0 and (records / "report" / "index.html").is_file()
+    return {"image": f"vedliot/aggregator:{tag}", "check": "report from the runners' records", "ok": ok,
+            "seconds": round(seconds, 1), "exit": code, "last": output.splitlines()[-1] if output else ""}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tag", default="latest")
+    parser.add_argument("--models", default="mobilenetv3_small")
+    parser.add_argument("--targets", default=",".join(RUNNERS))
+    args = parser.parse_args()
+    suite = ["--quick", "--models", args.models]
+    checks = []
+    with tempfile.TemporaryDirectory() as work:
+        root = Path(work)
+        for target in args.targets.split(","):
+            for check in check_runner(target, args.tag, suite, root):
+                print(("ok   " if check["ok"] else "FAIL ") + f"{check['image']}: {check['check']} "
+                      f"({check['seconds']} s) {'' if check['ok'] else check['last']}", file=sys.stderr)  # fmt: skip
+                checks.append(check)
+        checks.append(check_aggregator(args.tag, root))
+        print(
+            ("ok   " if checks[-1]["ok"] else "FAIL ") + f"{checks[-1]['image']}: {checks[-1]['check']}",
+            file=sys.stderr,
+        )
+    print(json.dumps({"passed": sum(c["ok"] for c in checks), "failed": sum(not c["ok"] for c in checks),
+                      "checks": checks}))  # fmt: skip
+    sys.exit(0 if all(c["ok"] for c in checks) else 1)
+
+
+if __name__ == "__main__":
+    main()
