@@ -27,6 +27,7 @@ target "_common" {
   args = {
     PYTHON_IMAGE = PYTHON_IMAGE
     VERSION      = VERSION
+    IMAGE_TAG    = TAG
   }
   labels = {
     "org.opencontainers.image.version" = VERSION

@@ -127,9 +127,10 @@ def targets() -> tuple[dict[str, dict], dict[str, str]]:
 def build(docker: str, name: str, body: dict, variables: dict, python_image: str, cert: Path | None) -> None:
     tag = unquoted(body["tags"][0]).replace("${REGISTRY}", variables.get("REGISTRY") or "")
     tag = tag.replace("${TAG}", variables.get("TAG") or "latest")
-    version = variables.get("VERSION")
+    version, image_tag = variables.get("VERSION"), tag.rsplit(":", 1)[1]
     command = [docker, "build", "-f", unquoted(body["dockerfile"]), "-t", tag,
-               "--build-arg", f"PYTHON_IMAGE={python_image}", "--build-arg", f"VERSION={version}"]  # fmt: skip
+               "--build-arg", f"PYTHON_IMAGE={python_image}", "--build-arg", f"VERSION={version}",
+               "--build-arg", f"IMAGE_TAG={image_tag}"]  # fmt: skip
     if cert is not None:
         command += ["--secret", f"id=pip_cert,src={cert}"]
     log(f"building {tag} ({name})")

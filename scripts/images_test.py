@@ -61,7 +61,10 @@ def check_runner(target: str, tag: str, suite: list[str], root: Path) -> list[di
                                 ("--user", ANY_USER, ["--user", f"{ANY_USER[0]}:{ANY_USER[1]}"])):  # fmt: skip
         directory = fresh(root, f"{target}-{label.strip('-').replace(' ', '-')}", owner)
         code, output, seconds = run(image, directory, extra, suite)
-        good = code == 0 and ok_records(directory) and valid(directory)
+        records = ok_records(directory)
+        named = all(r["target"]["image"] == f"vedliot/bench-{target}:{tag}" and r["host"].get("container_id")
+                    for r in records)  # fmt: skip
+        good = code == 0 and records and named and valid(directory)
         checks.append({"image": image, "check": label, "ok": bool(good), "seconds": round(seconds, 1),
                        "exit": code, "last": output.splitlines()[-1] if output else ""})  # fmt: skip
     code, output, seconds = run(image, None, [], suite)

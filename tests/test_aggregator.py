@@ -214,10 +214,17 @@ def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.Modul
                 raise NotFound(f"No such container: {name}")
             return Container()
 
+    class Images:
+        def get(self, name):  # Image.id, Image.attrs["RepoDigests"]
+            if name == "missing":
+                raise ImageNotFound(f"No such image: {name}")
+            return types.SimpleNamespace(id="sha256:" + "ab" * 32, attrs={"RepoDigests": []})
+
     class DockerClient:
         def __init__(self, base_url=None, use_ssh_client=False):
             docker.calls.append(("client", base_url, use_ssh_client))
             self.containers = Containers()
+            self.images = Images()
 
     docker.DockerClient = DockerClient
     docker.from_env = lambda: DockerClient(base_url="unix:///var/run/docker.sock")
@@ -249,7 +256,8 @@ def test_pull_runs_an_image_on_a_remote_host(measured, tmp_path, monkeypatch):
     assert ("client", "ssh://lab@jetson", False) in docker.calls
     run = next(c for c in docker.calls if c[0] == "run")
     assert run[1:4] == ("vedliot/bench-jetson", ["--quick"], True)
-    assert run[5] == {"VEDLIOT_RESULTS_MOUNT": ""}  # records copied out: no mount needed
+    # records copied out: no mount needed; the image's ID recorded, which the container cannot see
+    assert run[5] == {"VEDLIOT_RESULTS_MOUNT": "", "VEDLIOT_IMAGE_DIGEST": "sha256:" + "ab" * 32}
     assert docker.calls[-1] == ("remove", True)  # removed with its volume after /results was copied
     again = CliRunner().invoke(cli, args)
     assert "0 records copied" in again.output and "3 already there" in again.output

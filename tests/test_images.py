@@ -103,6 +103,7 @@ def test_dockerfile_follows_the_rules(dockerfile):
         # No VOLUME: without a mount the runner refuses to start instead of writing records into
         # an anonymous volume that vanishes (and that pull --image left behind).
         assert "VOLUME" not in text and "VEDLIOT_RESULTS_MOUNT=/results" in text
+        assert f"VEDLIOT_IMAGE=vedliot/bench-{name}:${{IMAGE_TAG}}" in text  # the records name the tag
     for label in ("title", "description", "version", "licenses"):
         assert f"org.opencontainers.image.{label}=" in text
     installs = re.findall(r"pip install (.*)", text)

@@ -205,6 +205,17 @@ def from_container(docker_host: str | None, container_name: str, destination: Pa
     return result
 
 
+def _digest(client, image: str) -> str:
+    """What the engine knows of the image: its registry digest when pulled from one, else its ID
+    (the runner records it; a container cannot see it itself)."""
+    try:
+        found = client.images.get(image)
+    except Exception:  # noqa: BLE001 - not there: containers.run below says so in its own words
+        return ""
+    digests = found.attrs.get("RepoDigests") or []
+    return digests[0] if digests else found.id
+
+
 def run_image(docker_host: str | None, image: str, args: list[str], destination: Path, volume: str | None = None):
     """Run `image` (its entrypoint writes records to /results), wait, copy them, remove it."""
     client = _client(docker_host)
@@ -215,7 +226,9 @@ def run_image(docker_host: str | None, image: str, args: list[str], destination:
         # Not remove=True: the daemon would delete the container before its /results is copied.
         # Without a volume the records stay in the container until copied out: tell the runner's
         # mount check (VEDLIOT_RESULTS_MOUNT) that this is intended.
-        environment = None if volume else {"VEDLIOT_RESULTS_MOUNT": ""}
+        environment = {"VEDLIOT_IMAGE_DIGEST": _digest(client, image)}
+        if not volume:
+            environment["VEDLIOT_RESULTS_MOUNT"] = ""
         container = client.containers.run(image, command=args or None, detach=True, volumes=volumes,
                                           environment=environment)  # fmt: skip
     except docker.errors.ImageNotFound:
