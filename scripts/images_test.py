@@ -74,6 +74,23 @@ def check_runner(target: str, tag: str, suite: list[str], root: Path) -> list[di
     return checks
 
 
+def check_stop(target: str, tag: str, models: str, root: Path) -> dict:
+    """`docker stop` during a run: the runner gets SIGTERM and leaves an `interrupted` record."""
+    image = f"vedliot/bench-{target}:{tag}"
+    directory = fresh(root, f"{target}-stopped", (10001, 10001))
+    started = time.monotonic()
+    container = subprocess.run([docker(), "run", "-d", "-v", f"{directory}:/results", image, "--models", models,
+                                "--min-seconds", "60"], capture_output=True, text=True).stdout.strip()  # fmt: skip
+    time.sleep(8)  # past start-up and the model load, inside the timed window
+    subprocess.run([docker(), "stop", "-t", "20", container], capture_output=True)
+    logs = subprocess.run([docker(), "logs", container], capture_output=True, text=True)
+    subprocess.run([docker(), "rm", container], capture_output=True)
+    statuses = [json.loads(p.read_text()).get("status") for p in directory.glob("*.json")]
+    return {"image": image, "check": "docker stop leaves an interrupted record", "ok": "interrupted" in statuses,
+            "seconds": round(time.monotonic() - started, 1), "exit": None,
+            "last": (logs.stdout + logs.stderr).strip().splitlines()[-1:] or ""}  # fmt: skip
+
+
 def check_aggregator(tag: str, root: Path) -> dict:
     records = fresh(root, "all", (10001, 10001))
     for path in root.glob("x86-*/*.json"):
@@ -100,6 +117,11 @@ def main() -> None:
                 print(("ok   " if check["ok"] else "FAIL ") + f"{check['image']}: {check['check']} "
                       f"({check['seconds']} s) {'' if check['ok'] else check['last']}", file=sys.stderr)  # fmt: skip
                 checks.append(check)
+        checks.append(check_stop(args.targets.split(",")[0], args.tag, args.models, root))
+        print(
+            ("ok   " if checks[-1]["ok"] else "FAIL ") + f"{checks[-1]['image']}: {checks[-1]['check']}",
+            file=sys.stderr,
+        )
         checks.append(check_aggregator(args.tag, root))
         print(
             ("ok   " if checks[-1]["ok"] else "FAIL ") + f"{checks[-1]['image']}: {checks[-1]['check']}",
