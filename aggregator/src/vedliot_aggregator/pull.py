@@ -109,7 +109,7 @@ def from_directories(sources: Iterable[Path], destination: Path) -> PullResult:
         if os.path.dirname(os.path.realpath(path)) == here:  # realpath: no error on a loop of links
             continue
         try:
-            data = _read_bounded(path)
+            data = untrusted.read_bytes(path)
         except untrusted.Refused as exc:
             result.invalid.append((str(path), str(exc)))
             continue
@@ -117,21 +117,15 @@ def from_directories(sources: Iterable[Path], destination: Path) -> PullResult:
         if run_id is None:
             continue
         for sidecar in path.parent.glob(path.stem + ".*.json"):
-            if is_sidecar(sidecar):
-                target = _inside(destination, _sidecar_name(run_id, path.stem, sidecar.name))
-                _write(target, _read_bounded(sidecar))
+            if not is_sidecar(sidecar):
+                continue
+            try:
+                data = untrusted.read_bytes(sidecar)
+            except untrusted.Refused as exc:
+                result.invalid.append((str(sidecar), str(exc)))
+                continue
+            _write(_inside(destination, _sidecar_name(run_id, path.stem, sidecar.name)), data)
     return result
-
-
-def _read_bounded(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(untrusted.MAX_BYTES + 1)
-    except OSError as exc:
-        raise untrusted.Refused(f"cannot read ({exc.strerror or exc})") from None
-    if len(data) > untrusted.MAX_BYTES:
-        raise untrusted.Refused(f"larger than {untrusted.MAX_BYTES // 2**20} MiB")
-    return data
 
 
 def _docker():

@@ -98,9 +98,9 @@ def check(value: Any) -> None:
             raise Refused(f"a number out of range ({_show(item)})")
 
 
-def load_file(path: Path, max_bytes: int = MAX_BYTES) -> Any:
-    """The JSON value in `path`, or Refused (an unreadable file included: a loop of symlinks, a
-    directory, no permission)."""
+def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of `path` (at most `max_bytes`), or Refused: too large, or unreadable (a loop of
+    symlinks, a directory, no permission)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
@@ -108,7 +108,12 @@ def load_file(path: Path, max_bytes: int = MAX_BYTES) -> Any:
         raise Refused(f"cannot read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise Refused(f"larger than {max_bytes // 2**20} MiB")
-    return loads(data)
+    return data
+
+
+def load_file(path: Path, max_bytes: int = MAX_BYTES) -> Any:
+    """The JSON value in `path`, or Refused."""
+    return loads(read_bytes(path, max_bytes))
 
 
 def dumps(record: Any) -> str:

@@ -33,16 +33,12 @@ def _now() -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    from vedliot_aggregator.untrusted import MAX_BYTES
+    from vedliot_aggregator import untrusted
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ImportFailure(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if len(data) > MAX_BYTES:
-        raise ImportFailure(f"{path}: larger than {MAX_BYTES // 2**20} MiB; not a file this tool writes")
-    return data
+        return untrusted.read_bytes(path)
+    except untrusted.Refused as exc:
+        raise ImportFailure(f"{path}: {exc}") from None
 
 
 def load_json(path: Path, what: str) -> Any:
