@@ -147,21 +147,27 @@ def unquoted(value: str) -> str:
     return value.strip('"')
 
 
+def build_all(docker: str, wanted: list[str] | None = None) -> str:
+    """Builds the bake targets `wanted` (default: all); returns the tag they carry."""
+    found, variables = targets()
+    wanted = wanted or sorted(found)
+    unknown = [t for t in wanted if t not in found]
+    if unknown:
+        raise SystemExit(f"images: unknown target {', '.join(unknown)}; choose from {', '.join(sorted(found))}")
+    python_image = base(docker, variables["PYTHON_IMAGE"])
+    cert = certificate()
+    for name in wanted:
+        build(docker, name, found[name], variables, python_image, cert)
+    return variables.get("TAG") or "latest"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help="bake targets (default: all)")
     parser.add_argument("--keep-engine", action="store_true", help="leave a dockerd this started running")
     args = parser.parse_args()
-    found, variables = targets()
-    wanted = args.targets or sorted(found)
-    unknown = [t for t in wanted if t not in found]
-    if unknown:
-        raise SystemExit(f"images: unknown target {', '.join(unknown)}; choose from {', '.join(sorted(found))}")
     with engine(args.keep_engine) as docker:
-        python_image = base(docker, variables["PYTHON_IMAGE"])
-        cert = certificate()
-        for name in wanted:
-            build(docker, name, found[name], variables, python_image, cert)
+        build_all(docker, args.targets)
 
 
 if __name__ == "__main__":

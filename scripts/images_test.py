@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import images  # noqa: E402 - scripts/images.py: the engine and the builds
+
 RUNNERS = ("x86-onnxruntime", "x86-openvino", "x86-tvm")
 ANY_USER = (4321, 4321)
 
@@ -107,7 +111,19 @@ def main() -> None:
     parser.add_argument("--tag", default="latest")
     parser.add_argument("--models", default="mobilenetv3_small")
     parser.add_argument("--targets", default=",".join(RUNNERS))
+    parser.add_argument("--build", action="store_true", help="build the images first (make images-test)")
     args = parser.parse_args()
+    # The engine this starts (if none answers) is stopped at the end: nothing is left running.
+    with images.engine(keep=False) as docker:
+        if args.build:
+            images.build_all(docker)
+        checks = _checks(args)
+    print(json.dumps({"passed": sum(c["ok"] for c in checks), "failed": sum(not c["ok"] for c in checks),
+                      "checks": checks}))  # fmt: skip
+    sys.exit(0 if all(c["ok"] for c in checks) else 1)
+
+
+def _checks(args) -> list[dict]:
     suite = ["--quick", "--models", args.models]
     checks = []
     with tempfile.TemporaryDirectory() as work:
