@@ -95,6 +95,51 @@ def check_stop(target: str, tag: str, models: str, root: Path) -> dict:
             "last": (logs.stdout + logs.stderr).strip().splitlines()[-1:] or ""}  # fmt: skip
 
 
+def compose_command() -> list[str] | None:
+    """Compose v2 where the client has it, else v1 (Debian's docker-compose, installed if root)."""
+    if subprocess.run([docker(), "compose", "version"], capture_output=True).returncode == 0:
+        return [docker(), "compose"]
+    if not shutil.which("docker-compose") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "docker-compose"], capture_output=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def check_compose(models: str, root: Path) -> list[dict]:
+    """`docker compose up` as the README says: the baselines one after another, then the report;
+    and with one baseline broken, a failed `up` and no report."""
+    compose = compose_command()
+    if compose is None:
+        return [{"image": "compose.yaml", "check": "docker compose up", "ok": False, "seconds": 0, "exit": None,
+                 "last": "no docker-compose or docker compose (apt-get install docker-compose)"}]  # fmt: skip
+    checks = []
+    broken = 'services:\n  x86-openvino:\n    entrypoint: ["false"]\n'
+    cases = (
+        ("docker compose up: baselines then the report", [], 0),
+        ("docker compose up with a broken baseline fails", ["-f", "broken.yaml"], 1),
+    )
+    for label, extra, want in cases:
+        project = root / f"compose-{want}"
+        results = project / "results"
+        results.mkdir(parents=True)
+        os.chown(results, *ANY_USER)
+        shutil.copy(REPO / "compose.yaml", project / "compose.yaml")
+        (project / "broken.yaml").write_text(broken)
+        env = {**os.environ, "HOST_UID": str(ANY_USER[0]), "HOST_GID": str(ANY_USER[1]),
+               "BENCH_ARGS": f"--quick --models {models}"}  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run([*compose, "-f", "compose.yaml", *extra, "up"], cwd=project, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        subprocess.run([*compose, "-f", "compose.yaml", *extra, "down"], cwd=project, env=env, capture_output=True)
+        report = (results / "report" / "index.html").is_file()
+        ok = (done.returncode == 0 and report) if want == 0 else (done.returncode != 0 and not report)
+        output = (done.stdout + done.stderr).strip().splitlines()
+        seconds = round(time.monotonic() - started, 1)
+        checks.append({"image": "compose.yaml", "check": label, "ok": ok, "seconds": seconds,
+                       "exit": done.returncode, "last": output[-1] if output else ""})  # fmt: skip
+    return checks
+
+
 def check_aggregator(tag: str, root: Path) -> dict:
     records = fresh(root, "all", (10001, 10001))
     for path in root.glob("x86-*/*.json"):
@@ -123,29 +168,24 @@ def main() -> None:
     sys.exit(0 if all(c["ok"] for c in checks) else 1)
 
 
+def _say(check: dict) -> dict:
+    mark = "ok   " if check["ok"] else "FAIL "
+    detail = "" if check["ok"] else f" {check['last']}"
+    print(f"{mark}{check['image']}: {check['check']} ({check['seconds']} s){detail}", file=sys.stderr)
+    return check
+
+
 def _checks(args) -> list[dict]:
     suite = ["--quick", "--models", args.models]
     checks = []
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
         for target in args.targets.split(","):
-            for check in check_runner(target, args.tag, suite, root):
-                print(("ok   " if check["ok"] else "FAIL ") + f"{check['image']}: {check['check']} "
-                      f"({check['seconds']} s) {'' if check['ok'] else check['last']}", file=sys.stderr)  # fmt: skip
-                checks.append(check)
-        checks.append(check_stop(args.targets.split(",")[0], args.tag, args.models, root))
-        print(
-            ("ok   " if checks[-1]["ok"] else "FAIL ") + f"{checks[-1]['image']}: {checks[-1]['check']}",
-            file=sys.stderr,
-        )
-        checks.append(check_aggregator(args.tag, root))
-        print(
-            ("ok   " if checks[-1]["ok"] else "FAIL ") + f"{checks[-1]['image']}: {checks[-1]['check']}",
-            file=sys.stderr,
-        )
-    print(json.dumps({"passed": sum(c["ok"] for c in checks), "failed": sum(not c["ok"] for c in checks),
-                      "checks": checks}))  # fmt: skip
-    sys.exit(0 if all(c["ok"] for c in checks) else 1)
+            checks += [_say(check) for check in check_runner(target, args.tag, suite, root)]
+        checks.append(_say(check_stop(args.targets.split(",")[0], args.tag, args.models, root)))
+        checks.append(_say(check_aggregator(args.tag, root)))
+        checks += [_say(check) for check in check_compose(args.models, root)]
+    return checks
 
 
 if __name__ == "__main__":
