@@ -101,6 +101,15 @@ def _sidecar_name(run_id: str, source_stem: str, sidecar_name: str) -> str:
     return run_id + sidecar_name[len(source_stem) :]
 
 
+def _read(path: Path, result: PullResult) -> bytes | None:
+    """The file's bytes, or None with it listed as skipped (too large, unreadable)."""
+    try:
+        return untrusted.read_bytes(path)
+    except untrusted.Refused as exc:
+        result.invalid.append((str(path), str(exc)))
+        return None
+
+
 def from_directories(sources: Iterable[Path], destination: Path) -> PullResult:
     destination.mkdir(parents=True, exist_ok=True)
     held, result = _held(destination), PullResult()
@@ -108,23 +117,13 @@ def from_directories(sources: Iterable[Path], destination: Path) -> PullResult:
     for path in record_files(sources):
         if os.path.dirname(os.path.realpath(path)) == here:  # realpath: no error on a loop of links
             continue
-        try:
-            data = untrusted.read_bytes(path)
-        except untrusted.Refused as exc:
-            result.invalid.append((str(path), str(exc)))
-            continue
-        run_id = _accept(str(path), data, destination, held, result)
+        data = _read(path, result)
+        run_id = None if data is None else _accept(str(path), data, destination, held, result)
         if run_id is None:
             continue
         for sidecar in path.parent.glob(path.stem + ".*.json"):
-            if not is_sidecar(sidecar):
-                continue
-            try:
-                data = untrusted.read_bytes(sidecar)
-            except untrusted.Refused as exc:
-                result.invalid.append((str(sidecar), str(exc)))
-                continue
-            _write(_inside(destination, _sidecar_name(run_id, path.stem, sidecar.name)), data)
+            if is_sidecar(sidecar) and (data := _read(sidecar, result)) is not None:
+                _write(_inside(destination, _sidecar_name(run_id, path.stem, sidecar.name)), data)
     return result
 
 
