@@ -106,6 +106,15 @@ def base(docker: str, pinned: str) -> str:
     return STANDIN
 
 
+def built_base(docker: str) -> str:
+    """The base the images were built on: the pinned one when the engine has it, else the stand-in."""
+    _, variables = targets()
+    pinned = variables["PYTHON_IMAGE"]
+    return (
+        pinned if subprocess.run([docker, "image", "inspect", pinned], capture_output=True).returncode == 0 else STANDIN
+    )
+
+
 def certificate() -> Path | None:
     for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         value = os.environ.get(variable)

@@ -1,10 +1,12 @@
 """`make images-test`: run each built image as a user would, against the real Docker engine.
 
 Per runner image: as its own UID (10001) into a fresh directory, and again as an arbitrary
-`--user`; both must exit 0 and leave `ok` records that `vedliot-aggregator validate` accepts; with
-nothing mounted on /results it must refuse to start (exit 2). The aggregator image then renders
-report/index.html from those records. Prints one line per check and a JSON summary; exits 1 when
-any check fails.
+`--user`; both must exit 0, print no warning, and leave `ok` records that `vedliot-aggregator
+validate` accepts; with nothing mounted on /results, a read-only or a foreign-owned one, or an
+unknown argument, it must refuse in one line. The aggregator image then renders report/index.html
+from those records; images_usage.py checks labels, layers, the SDK pins and `pull --image`,
+images_fleet.py a fleet over two engines, and `docker compose up` runs as the README says.
+Prints one line per check and a JSON summary; exits 1 when any check fails.
 
     .venv/bin/python scripts/images_test.py [--tag latest] [--models mobilenetv3_small]
 """
@@ -25,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import images  # noqa: E402 - scripts/images.py: the engine and the builds
+import images_fleet  # noqa: E402 - fleet run over two real engines
+import images_usage  # noqa: E402 - bad usage, labels, layers, pull
 
 RUNNERS = ("x86-onnxruntime", "x86-openvino", "x86-tvm")
 ANY_USER = (4321, 4321)
@@ -60,11 +64,12 @@ def valid(directory: Path) -> bool:
 
 def check_runner(target: str, tag: str, suite: list[str], root: Path) -> list[dict]:
     image = f"vedliot/bench-{target}:{tag}"
-    checks = []
+    checks, outputs = [], {}
     for label, owner, extra in (("own user", (10001, 10001), []),
                                 ("--user", ANY_USER, ["--user", f"{ANY_USER[0]}:{ANY_USER[1]}"])):  # fmt: skip
         directory = fresh(root, f"{target}-{label.strip('-').replace(' ', '-')}", owner)
         code, output, seconds = run(image, directory, extra, suite)
+        outputs[label] = output
         records = ok_records(directory)
         named = all(r["target"]["image"] == f"vedliot/bench-{target}:{tag}" and r["host"].get("container_id")
                     for r in records)  # fmt: skip
@@ -75,6 +80,9 @@ def check_runner(target: str, tag: str, suite: list[str], root: Path) -> list[di
     last = output.splitlines()[-1] if output else ""
     checks.append({"image": image, "check": "no /results mount refused", "ok": code == 2,
                    "seconds": round(seconds, 1), "exit": code, "last": last})  # fmt: skip
+    checks.append(images_usage.quiet_runs(image, outputs))
+    checks += images_usage.misuse(docker(), image, suite, root)
+    checks.append(images_usage.licence(docker(), image))
     return checks
 
 
@@ -157,6 +165,7 @@ def main() -> None:
     parser.add_argument("--models", default="mobilenetv3_small")
     parser.add_argument("--targets", default=",".join(RUNNERS))
     parser.add_argument("--build", action="store_true", help="build the images first (make images-test)")
+    parser.add_argument("--no-fleet", action="store_true", help="leave out the fleet check (a second dockerd)")
     args = parser.parse_args()
     # The engine this starts (if none answers) is stopped at the end: nothing is left running.
     with images.engine(keep=False) as docker:
@@ -184,6 +193,19 @@ def _checks(args) -> list[dict]:
             checks += [_say(check) for check in check_runner(target, args.tag, suite, root)]
         checks.append(_say(check_stop(args.targets.split(",")[0], args.tag, args.models, root)))
         checks.append(_say(check_aggregator(args.tag, root)))
+        aggregator = f"vedliot/aggregator:{args.tag}"
+        checks += [_say(c) for c in images_usage.misuse(docker(), aggregator, suite, root, aggregator=True)]
+        checks += [
+            _say(images_usage.licence(docker(), aggregator)),
+            _say(images_usage.pinned_sdk(docker(), aggregator)),
+        ]
+        runners = [f"vedliot/bench-{t}:{args.tag}" for t in RUNNERS]
+        checks.append(_say(images_usage.shared_zoo(docker(), runners, images.built_base(docker()))))
+        first = f"vedliot/bench-{args.targets.split(',')[0]}:{args.tag}"
+        checks.append(_say(images_usage.pull_image(docker(), first, args.models, root)))
+        checks.append(_say(images_usage.pull_over_ssh()))
+        if not args.no_fleet:
+            checks += [_say(c) for c in images_fleet.check_fleet(docker(), first, args.models, root)]
         checks += [_say(check) for check in check_compose(args.models, root)]
     return checks
 

@@ -97,12 +97,15 @@ def test_dockerfile_follows_the_rules(dockerfile):
     # Pinned to the patch release CI runs on, and the same default as the bake file.
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
     assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
-    assert text.count("FROM ${PYTHON_IMAGE}") == 2 and " AS build" in text  # multi-stage
+    assert text.count("FROM ${PYTHON_IMAGE}") == (2 if name == "aggregator" else 3) and " AS build" in text
     assert "USER 10001:10001" in text and "--uid 10001" in text and "chown bench:bench /results" in text
+    # No VOLUME: an anonymous volume per run (which pull --image left behind), and without a mount
+    # the runner refuses to start instead of writing records into one that vanishes.
+    assert "VOLUME" not in text
+    # The licence the label names is in the image.
+    assert 'licenses="Apache-2.0"' in text and "COPY LICENSE /usr/share/doc/vedliot-bench/LICENSE" in text
     if name != "aggregator":
-        # No VOLUME: without a mount the runner refuses to start instead of writing records into
-        # an anonymous volume that vanishes (and that pull --image left behind).
-        assert "VOLUME" not in text and "VEDLIOT_RESULTS_MOUNT=/results" in text
+        assert "VEDLIOT_RESULTS_MOUNT=/results" in text
         assert f"VEDLIOT_IMAGE=vedliot/bench-{name}:${{IMAGE_TAG}}" in text  # the records name the tag
     for label in ("title", "description", "version", "licenses"):
         assert f"org.opencontainers.image.{label}=" in text
@@ -119,6 +122,28 @@ def test_dockerfile_follows_the_rules(dockerfile):
     assert args.target == name and str(args.output) == "/results" and str(args.datasets) == "/data"
     extras = set(re.search(r'"\./runner\[([^\]]+)\]"\s*$', text, re.M).group(1).split(","))
     assert extras <= _tested_extras(), "an image installs an extra CI does not test"
+
+
+def test_runner_images_share_one_zoo_layer():
+    """The zoo stage is the same text in every runner Dockerfile and its COPY is the first layer of
+    the final stage, so the engine builds it once and the images share it (images_test checks the
+    built images' layers)."""
+    stages, firsts = set(), set()
+    for dockerfile in DOCKERFILES:
+        if dockerfile.parent.name == "aggregator":
+            continue
+        text = dockerfile.read_text(encoding="utf-8")
+        zoo = text[text.index("FROM ${PYTHON_IMAGE} AS zoo") : text.index("FROM ${PYTHON_IMAGE} AS build")]
+        stages.add(zoo.strip())
+        final = text[text.rindex("FROM ${PYTHON_IMAGE}\n") :].splitlines()
+        firsts.add(final[1])
+    assert len(stages) == 1 and "zoo build --output /opt/vedliot/zoo" in stages.pop()
+    assert firsts == {"COPY --from=zoo /opt/vedliot/zoo /opt/vedliot/zoo"}
+
+
+def test_the_licence_the_labels_name_is_in_the_repository():
+    assert (REPO / "LICENSE").read_text(encoding="utf-8").split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "LICENSE" not in (REPO / ".dockerignore").read_text(encoding="utf-8")
 
 
 def _tested_extras() -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -245,3 +246,19 @@ def test_tvm_without_a_c_compiler_is_unsupported_and_says_why(model_dir, tmp_pat
     (record,) = [json.loads(p.read_text()) for p in out.glob("*.json")]
     assert code == 3 and record["status"] == "unsupported"
     assert "TVM needs a C compiler" in record["error"]["message"] and "not NoneType" not in record["error"]["message"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_a_directory_owned_by_someone_else_gets_the_user_hint(tmp_path):
+    """The bind-mount case: /results belongs to the host user, the container runs as another. Root
+    without the capability to override file permissions stands in for the other user."""
+    foreign = tmp_path / "results"
+    foreign.mkdir()
+    os.chown(foreign, 65534, 65534)
+    os.chmod(foreign, 0o755)
+    probe = "import sys; from pathlib import Path; from vedliot_runner.writer import output_dir_problem as p; "
+    probe += "print(p(Path(sys.argv[1])))"
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    done = subprocess.run([*drop, sys.executable, "-c", probe, str(foreign)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Permission denied" in done.stdout and "docker run --user $(id -u):$(id -g)" in done.stdout

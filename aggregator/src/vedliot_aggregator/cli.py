@@ -10,6 +10,7 @@ import click
 
 from vedliot_aggregator import __version__, scoring
 from vedliot_aggregator import power as power_metrics
+from vedliot_aggregator.cli_fleet import fleet
 from vedliot_aggregator.cli_import import import_group, pull
 from vedliot_aggregator.cli_report import compare_command, fmt, report
 from vedliot_aggregator.collect import collect
@@ -194,7 +195,7 @@ def power(paths: tuple[Path, ...], meter_log: Path | None, clock_offset: float |
             click.echo(f"  warning: {warning}")
 
 
-for _command in (report, compare_command, import_group, pull):
+for _command in (report, compare_command, import_group, pull, fleet):
     cli.add_command(_command)
 
 

@@ -135,7 +135,7 @@ def _docker():
     return docker
 
 
-def _client(docker_host: str | None):
+def engine_client(docker_host: str | None):
     docker = _docker()
     try:
         if docker_host and "://" not in docker_host:  # a context name
@@ -159,7 +159,7 @@ def _client(docker_host: str | None):
         raise PullError(f"cannot reach the Docker engine at {where}: {type(exc).__name__}: {exc}{hint}") from None
 
 
-def _extract(container, destination: Path, result: PullResult) -> None:
+def extract(container, destination: Path, result: PullResult) -> None:
     docker = _docker()
     try:
         stream, _stat = container.get_archive("/results")
@@ -186,7 +186,7 @@ def _extract(container, destination: Path, result: PullResult) -> None:
 
 
 def from_container(docker_host: str | None, container_name: str, destination: Path) -> PullResult:
-    client = _client(docker_host)
+    client = engine_client(docker_host)
     docker = _docker()
     destination.mkdir(parents=True, exist_ok=True)
     try:
@@ -194,11 +194,11 @@ def from_container(docker_host: str | None, container_name: str, destination: Pa
     except docker.errors.NotFound:
         raise PullError(f"--container {container_name}: no such container on {docker_host or 'this host'}") from None
     result = PullResult()
-    _extract(container, destination, result)
+    extract(container, destination, result)
     return result
 
 
-def _digest(client, image: str) -> str:
+def image_digest(client, image: str) -> str:
     """What the engine knows of the image: its registry digest when pulled from one, else its ID
     (the runner records it; a container cannot see it itself)."""
     try:
@@ -211,7 +211,7 @@ def _digest(client, image: str) -> str:
 
 def run_image(docker_host: str | None, image: str, args: list[str], destination: Path, volume: str | None = None):
     """Run `image` (its entrypoint writes records to /results), wait, copy them, remove it."""
-    client = _client(docker_host)
+    client = engine_client(docker_host)
     docker = _docker()
     destination.mkdir(parents=True, exist_ok=True)
     volumes = {volume: {"bind": "/results", "mode": "rw"}} if volume else None
@@ -219,7 +219,7 @@ def run_image(docker_host: str | None, image: str, args: list[str], destination:
         # Not remove=True: the daemon would delete the container before its /results is copied.
         # Without a volume the records stay in the container until copied out: tell the runner's
         # mount check (VEDLIOT_RESULTS_MOUNT) that this is intended.
-        environment = {"VEDLIOT_IMAGE_DIGEST": _digest(client, image)}
+        environment = {"VEDLIOT_IMAGE_DIGEST": image_digest(client, image)}
         if not volume:
             environment["VEDLIOT_RESULTS_MOUNT"] = ""
         container = client.containers.run(image, command=args or None, detach=True, volumes=volumes,
@@ -231,7 +231,7 @@ def run_image(docker_host: str | None, image: str, args: list[str], destination:
     try:
         status = container.wait()
         result = PullResult()
-        _extract(container, destination, result)
+        extract(container, destination, result)
         code = status.get("StatusCode", 0)
         if code not in (0, 3):  # 3: some runs unsupported, their records say so
             tail = container.logs(tail=5).decode("utf-8", "replace").strip().splitlines()

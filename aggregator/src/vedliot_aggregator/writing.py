@@ -14,10 +14,14 @@ from vedliot_aggregator import untrusted
 
 def write_record(record: dict[str, Any], output: Path) -> Path:
     """`output/<run_id>.json`, through a temporary file renamed into place."""
-    text = untrusted.dumps(record)
     output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{record['run_id']}.json"
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=output)
+    return write_json(output / f"{record['run_id']}.json", record)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """`path`, whole or absent: a temporary file beside it, synced, renamed into place."""
+    text = untrusted.dumps(data)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

@@ -5,6 +5,7 @@ a run's record is written, the parent's SIGINT/SIGTERM handlers only set flags (
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -120,7 +121,17 @@ def output_dir_problem(directory: Path) -> Optional[str]:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        return exc.strerror or str(exc)
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EROFS:
+            return reason + "; mount it read-write (no :ro)"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            # The common case in a container: a bind mount owned by the host user, not the image's.
+            return (
+                reason
+                + "; make it writable for this user (uid {}), or in a container run as its owner: "
+                "docker run --user $(id -u):$(id -g) ...".format(os.getuid())
+            )
+        return reason
     return None
 
 
