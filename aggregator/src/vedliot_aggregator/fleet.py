@@ -63,7 +63,7 @@ def _engine_host(device: Device) -> str:
     if not device.engine:
         return "local"
     parsed = urlparse(device.engine)
-    return parsed.hostname or device.engine if parsed.scheme in ("ssh", "tcp") else device.engine
+    return parsed.hostname if parsed.scheme in ("ssh", "tcp") and parsed.hostname else device.engine
 
 
 def failure_record(device: Device, message: str, started: str) -> dict:
