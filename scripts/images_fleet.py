@@ -1,6 +1,7 @@
 """The fleet check of `make images-test`: `vedliot-aggregator fleet run` over two real Docker
-engines (this machine's, and a second dockerd with its own socket and data root), with a third
-device whose engine does not exist. The second engine is stopped mid-run; a second call resumes:
+engines (this machine's, and a second dockerd with its own socket and data root, reached through a
+Docker context), with a third device whose engine does not exist and a fourth asking for a runtime
+the engine lacks. The second engine is stopped mid-run; a second call resumes:
 the finished device is not repeated, the stopped one runs again, and `--report` renders.
 """
 
@@ -34,6 +35,7 @@ class Engine:
         return subprocess.run(["/usr/bin/docker", "-H", self.host, *args], capture_output=True, text=True, **kwargs)
 
     def start(self) -> None:
+        self.stop()  # never two daemons on one data root (the mid-run stop may not have happened)
         # unshare --net, not `ip netns exec`: that remounts /sys, and dockerd then finds no cgroups.
         command = ["unshare", "--net", "dockerd", "--host", self.host, "--data-root",
                    str(self.root / "data"), "--exec-root", str(self.root / "exec"), "--pidfile",
@@ -64,14 +66,28 @@ def second_engine():
         yield engine
     finally:
         engine.stop()
+        subprocess.run(["umount", "--recursive", "--lazy", str(root / "data")], capture_output=True)
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
-def _fleet_file(path: Path, image: str, models: str, engine: Engine) -> None:
+@contextlib.contextmanager
+def context_for(engine: Engine):
+    """A Docker context naming the second engine, as a user's `docker context create` would: the
+    fleet file reaches it by name."""
+    name = f"vedliot-test-{engine.root.name[-8:]}"
+    subprocess.run(["/usr/bin/docker", "context", "create", name, "--docker", f"host={engine.host}"], check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        yield name
+    finally:
+        subprocess.run(["/usr/bin/docker", "context", "rm", "-f", name], capture_output=True)
+
+
+def _fleet_file(path: Path, image: str, models: str, engine: str) -> None:
     path.write_text(
         f"defaults:\n  image: {image}\n  args: [--quick, --models, {models}]\n"
         "devices:\n  here: {}\n"
-        f"  second:\n    engine: {engine.host}\n    args: [--quick, --models, {models}, --min-seconds, '10']\n"
+        f"  second:\n    engine: {engine}\n    args: [--quick, --models, {models}, --min-seconds, '10']\n"
         "  nowhere:\n    engine: unix:///nonexistent/docker.sock\n"
         # The device flags reach the engine: this one has no nvidia runtime and must refuse.
         "  gpu:\n    runtime: nvidia\n    gpus: all\n    devices: [/dev/null]\n",
@@ -120,12 +136,12 @@ def check_fleet(docker: str, image: str, models: str, root: Path) -> list[dict]:
 def _check_fleet(docker: str, image: str, models: str, root: Path) -> list[dict]:
     checks: list[dict] = []
     started = time.monotonic()
-    with second_engine() as engine:
+    with second_engine() as engine, context_for(engine) as context:
         save = subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE)
         engine.cli("load", stdin=save.stdout)
         save.wait()
         fleet_file, into = root / "fleet.yaml", root / "fleet"
-        _fleet_file(fleet_file, image, models, engine)
+        _fleet_file(fleet_file, image, models, context)
         volumes_before = subprocess.run([docker, "volume", "ls", "-q"], capture_output=True, text=True).stdout
         first = _fleet(fleet_file, into)
         stopped = _stop_mid_run(engine, "vedliot-fleet-second")

@@ -22,6 +22,8 @@ from PIL import Image
 from vedliot_aggregator import catalog, collect, metrics
 from vedliot_aggregator.cli import cli
 
+from conftest import REPO
+
 REQUIRED = ["target", "power_mode", "model", "backend", "precision", "batch_size", "mode", "provenance", "source",
             "inference_time_ms", "ips", "ops_per_inference", "gops", "peak_gops", "perf_ratio", "power_w",
             "idle_power_w", "energy_per_inference_mj", "gops_per_w", "top1", "top5", "map50", "map50_95",
@@ -155,7 +157,7 @@ def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.Modul
     """docker-py's documented surface: DockerClient(base_url=, use_ssh_client=), from_env(),
     containers.run(image, command=, detach=, volumes=) / .get(name), Container.wait() -> {'StatusCode'},
     get_archive(path) -> (chunks, stat), logs(), remove(); errors NotFound, ImageNotFound, APIError,
-    DockerException; context.ContextAPI.get_context(name) -> .Host or None."""
+    DockerException. Contexts come from the CLI's store (tests/data/docker-context), not the SDK."""
     docker = types.ModuleType("docker")
     errors = types.ModuleType("docker.errors")
 
@@ -228,18 +230,14 @@ def _docker_double(results: dict[str, bytes], exit_code: int = 0) -> types.Modul
 
     docker.DockerClient = DockerClient
     docker.from_env = lambda: DockerClient(base_url="unix:///var/run/docker.sock")
-    context = types.ModuleType("docker.context")
-    context.ContextAPI = types.SimpleNamespace(
-        get_context=lambda name: types.SimpleNamespace(Host="ssh://lab@jetson") if name == "jetson" else None
-    )
-    docker.context = context
     return docker
 
 
 def _install(monkeypatch, docker) -> None:
     monkeypatch.setitem(sys.modules, "docker", docker)
     monkeypatch.setitem(sys.modules, "docker.errors", docker.errors)
-    monkeypatch.setitem(sys.modules, "docker.context", docker.context)
+    # The Docker CLI's context store as `docker context create` (Docker 20.10) wrote it.
+    monkeypatch.setenv("DOCKER_CONFIG", str(REPO / "tests" / "data" / "docker-context"))
 
 
 def test_pull_runs_an_image_on_a_remote_host(measured, tmp_path, monkeypatch):
@@ -267,8 +265,8 @@ def test_pull_from_a_container_by_context_and_errors(measured, tmp_path, monkeyp
     docker = _docker_double({p.name: p.read_bytes() for p in measured.glob("*.json")}, exit_code=1)
     _install(monkeypatch, docker)
     into = tmp_path / "pulled"
-    result = CliRunner().invoke(cli, ["pull", "--docker-host", "jetson", "--container", "bench", "--into", str(into)])
-    assert result.exit_code == 0 and ("client", "ssh://lab@jetson", False) in docker.calls
+    result = CliRunner().invoke(cli, ["pull", "--docker-host", "orin", "--container", "bench", "--into", str(into)])
+    assert result.exit_code == 0 and ("client", "ssh://bench@orin.lab", False) in docker.calls
     result = CliRunner().invoke(cli, ["pull", "--docker-host", "nowhere", "--container", "bench"])
     assert result.exit_code == 1 and "no such Docker context" in result.output
     result = CliRunner().invoke(cli, ["pull", "--container", "other", "--into", str(into)])

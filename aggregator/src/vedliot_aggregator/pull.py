@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vedliot_aggregator import untrusted
+from vedliot_aggregator import docker_context, untrusted
 from vedliot_aggregator.migrate import migrate
 from vedliot_aggregator.schema import SCHEMA_ID, is_sidecar, problems, record_files
 
@@ -139,12 +139,11 @@ def engine_client(docker_host: str | None):
     docker = _docker()
     try:
         if docker_host and "://" not in docker_host:  # a context name
-            from docker.context import ContextAPI
-
-            context = ContextAPI.get_context(docker_host)
-            if context is None:
-                raise PullError(f"--docker-host {docker_host}: no such Docker context (docker context ls)")
-            return docker.DockerClient(base_url=context.Host, use_ssh_client=False)
+            try:
+                context = docker_context.find(docker_host)
+            except docker_context.ContextError as exc:
+                raise PullError(str(exc)) from None
+            return docker.DockerClient(**docker_context.client_options(context), use_ssh_client=False)
         if docker_host:
             # ssh:// through paramiko (in the docker extra), not the ssh program: the aggregator's
             # image has none. It reads ~/.ssh/config and known_hosts as ssh would.
