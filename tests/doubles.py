@@ -8,9 +8,11 @@ import time
 import types
 
 
-def pynvml(energy_supported: bool = True) -> types.ModuleType:
+def pynvml(energy_supported: bool = True, instant_supported: bool = True) -> types.ModuleType:
     """nvidia-ml-py's documented surface: NVMLError(value), NVML_ERROR_NOT_SUPPORTED = 3, energy in
-    mJ since driver load, power in mW."""
+    mJ since driver load, power in mW; nvmlDeviceGetFieldValues(handle, fieldIds) returning one
+    c_nvmlFieldValue_t per id (fieldId, scopeId, timestamp, latencyUsec, valueType, nvmlReturn,
+    value.uiVal: nvidia-ml-py 13.615's pynvml.py), NVML_FI_DEV_POWER_INSTANT = 186 (its nvml.h id)."""
     module = types.ModuleType("pynvml")
 
     class NVMLError(Exception):
@@ -45,8 +47,21 @@ def pynvml(energy_supported: bool = True) -> types.ModuleType:
             raise NVMLError(15)
         return 180_000  # mW
 
+    def field_values(handle, field_ids):
+        if module.failing:
+            raise NVMLError(15)
+        values = []
+        for field in field_ids:
+            known = field == 186 and instant_supported
+            values.append(types.SimpleNamespace(
+                fieldId=field, scopeId=0, timestamp=int(time.time() * 1e6), latencyUsec=0, valueType=1,
+                nvmlReturn=0 if known else 3, value=types.SimpleNamespace(uiVal=210_000 if known else 0)))  # fmt: skip
+        return values
+
+    module.NVML_FI_DEV_POWER_INSTANT = 186
     module.nvmlDeviceGetTotalEnergyConsumption = energy
     module.nvmlDeviceGetPowerUsage = power
+    module.nvmlDeviceGetFieldValues = field_values
     return module
 
 

@@ -174,9 +174,10 @@ def test_spec_parsing_and_unknown_sources():
 # -- doubles of vendor APIs -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("supported", [True, False])
-def test_nvml_energy_counter_or_power_reading(monkeypatch, supported):
-    fake = doubles.pynvml(supported)
+@pytest.mark.parametrize(("energy", "instant", "mode"), [(True, True, "energy"), (False, True, "instant"),
+                                                     (False, False, "power")])  # fmt: skip
+def test_nvml_energy_counter_then_instant_power_then_the_averaged_reading(monkeypatch, energy, instant, mode):
+    fake = doubles.pynvml(energy, instant)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     sampler = sampler_for("nvml:index=0,interval_ms=20")
     sampler.start()
@@ -184,17 +185,29 @@ def test_nvml_energy_counter_or_power_reading(monkeypatch, supported):
     sampler.stop()
     record = sampler.to_record((0, 1))
     assert record.details["gpu"] == "NVIDIA A100-SXM4-40GB" and fake.calls == ["init", "shutdown"]
-    if supported:
+    if mode == "energy":
         assert record.kind == "energy" and record.unit == "J" and record.sensor_period_s is None
         t = [v / 1e9 for v in record.samples.t_ns]
         joules = record.samples.values["gpu0"]
         assert (joules[-1] - joules[0]) / (t[-1] - t[0]) == pytest.approx(250, rel=0.1)
+    elif mode == "instant":
+        # The instantaneous field: sampled like any power sensor, no averaging window to respect.
+        assert record.kind == "power" and record.averaging == "instant" and record.sensor_period_s is None
+        assert set(record.samples.values["gpu0"]) == {210.0}
+        assert "NVML_FI_DEV_POWER_INSTANT" in record.details["reading"]
     else:
         # The power reading is a 1 s average on Ampere: shorter windows are flagged.
         assert record.kind == "power" and record.sensor_period_s == 1.0
         assert set(record.samples.values["gpu0"]) == {180.0}
         assert record.validity.window_shorter_than_sensor_period is True
         assert sampler.window_floor_s(None) == 2.0
+
+
+def test_nvml_a_mode_the_gpu_lacks_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", doubles.pynvml(energy_supported=False, instant_supported=False))
+    sampler = sampler_for("nvml:mode=instant")
+    with pytest.raises(UsageError, match=r"--power nvml:mode=instant: this GPU or driver does not offer it"):
+        sampler.start()
 
 
 def test_hailo_buffered_measurement(monkeypatch):

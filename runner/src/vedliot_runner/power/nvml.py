@@ -1,9 +1,12 @@
 """NVIDIA GPUs through NVML (the nvidia-ml-py package, imported as pynvml).
 
-Where the GPU has it (Volta and newer), the total-energy counter (millijoules since the driver
-loaded) is read: energy over any window is exact. Otherwise the power reading (milliwatts), which
-on Ampere and newer is itself a 1-second average: a timed window shorter than that is flagged,
-and --min-power-seconds should be at least 1.
+In order of preference, the first the GPU and driver offer:
+1. energy: the total-energy counter (millijoules since the driver loaded; Volta and newer), so
+   energy over any window is exact;
+2. instant: the instantaneous power field (nvmlDeviceGetFieldValues with
+   NVML_FI_DEV_POWER_INSTANT, newer drivers), sampled like any power sensor;
+3. power: nvmlDeviceGetPowerUsage (milliwatts), which on Ampere and newer is itself a 1-second
+   average: a timed window shorter than that is flagged, and --min-power-seconds should be >= 1.
 """
 
 from __future__ import annotations
@@ -15,12 +18,22 @@ from vedliot_runner.errors import UsageError
 from vedliot_runner.options import option
 from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
 
+#: mode -> (record kind, averaging, the NVML call)
+MODES = {
+    "energy": ("energy", "interval", "nvmlDeviceGetTotalEnergyConsumption"),
+    "instant": ("power", "instant", "nvmlDeviceGetFieldValues(NVML_FI_DEV_POWER_INSTANT)"),
+    # nvmlDeviceGetPowerUsage averages over 1 s on Ampere and newer (NVML docs).
+    "power": ("power", "sensor:1.0", "nvmlDeviceGetPowerUsage"),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class NvmlOptions(PowerOptions):
     index: int = option(0, "GPU index", minimum=0, maximum=1024)
     mode: Optional[str] = option(
-        None, "energy (the counter, default where the GPU has one) or power", choices=("energy", "power")
+        None,
+        "energy (the counter), instant (the instantaneous field) or power (1 s average); default: the first offered",
+        choices=("energy", "instant", "power"),
     )
 
 
@@ -50,32 +63,43 @@ class NvmlSource(PowerSource):
         except pynvml.NVMLError as exc:
             raise UsageError("--power nvml:index={}: NVML: {}".format(self.index, exc)) from None
         self.details = {"index": self.index, "gpu": _text(name), "driver": _text(driver)}
-        if self.mode in (None, "energy"):
-            try:
-                pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)
-                self.mode = "energy"
-            except pynvml.NVMLError as exc:
-                if self.mode == "energy":
-                    message = "--power nvml:mode=energy: this GPU has no energy counter ({})".format(exc)
-                    raise UsageError(message) from None
-                self.mode = "power"
-        if self.mode == "energy":
-            self.kind, self.averaging = "energy", "interval"
-        else:
-            # nvmlDeviceGetPowerUsage averages over 1 s on Ampere and newer (NVML docs).
-            self.kind, self.averaging = "power", "sensor:1.0"
-        energy = self.mode == "energy"
-        self.details["reading"] = "nvmlDeviceGetTotalEnergyConsumption" if energy else "nvmlDeviceGetPowerUsage"
+        self.mode = self._choose(pynvml)
+        self.kind, self.averaging = MODES[self.mode][:2]
+        self.details["reading"] = MODES[self.mode][2]
         self.rails = ["gpu{}".format(self.index)]
         self.summed = list(self.rails)
+
+    def _choose(self, pynvml) -> str:
+        """The mode asked for, if the GPU offers it (else one line saying so), or the best offered."""
+        wanted = [self.mode] if self.mode else ["energy", "instant", "power"]
+        why = ""
+        for mode in wanted:
+            try:
+                self._read(pynvml, mode)
+                return mode
+            except (pynvml.NVMLError, SensorError) as exc:
+                why = str(exc)
+        if self.mode:
+            raise UsageError("--power nvml:mode={}: this GPU or driver does not offer it ({})".format(self.mode, why))
+        raise UsageError("--power nvml:index={}: NVML gives no power reading ({})".format(self.index, why))
+
+    def _read(self, pynvml, mode: str) -> float:
+        if mode == "energy":
+            return pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3  # mJ -> J
+        if mode == "power":
+            return pynvml.nvmlDeviceGetPowerUsage(self.handle) / 1e3  # mW -> W
+        field = getattr(pynvml, "NVML_FI_DEV_POWER_INSTANT", None)  # nvidia-ml-py 12.535 and later
+        if field is None:
+            raise SensorError("nvidia-ml-py has no NVML_FI_DEV_POWER_INSTANT")
+        value = pynvml.nvmlDeviceGetFieldValues(self.handle, [field])[0]
+        if value.nvmlReturn != 0:  # NVML_SUCCESS; the call succeeds and each field says its own
+            raise SensorError("NVML_FI_DEV_POWER_INSTANT: {}".format(pynvml.NVMLError(value.nvmlReturn)))
+        return value.value.uiVal / 1e3  # mW -> W
 
     def poll(self) -> List[Reading]:
         pynvml = self.nvml
         try:
-            if self.mode == "energy":
-                value = pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3  # mJ -> J
-            else:
-                value = pynvml.nvmlDeviceGetPowerUsage(self.handle) / 1e3  # mW -> W
+            value = self._read(pynvml, self.mode)
         except pynvml.NVMLError as exc:
             raise SensorError("NVML: {}".format(exc)) from None
         return [(now_ns(), (float(value),))]
