@@ -16,6 +16,15 @@ from vedliot_runner.cli import main as runner_main
 import models
 
 REPO = Path(__file__).resolve().parents[1]
+#: Doubles of vendor Python modules this machine cannot have (tensorrt, and cuda-python's runtime
+#: module, which needs a GPU to do anything): on the path of the tests and of every process they
+#: start, so that the backend contract battery runs the tensorrt backend like any other.
+FAKES = REPO / "tests" / "fakes"
+sys.path.insert(0, str(FAKES))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))
+# ... and NVIDIA's trtexec, whose double runs on this interpreter (it needs onnx and onnxruntime).
+os.environ["PATH"] = os.pathsep.join([str(FAKES / "bin"), os.environ.get("PATH", "")])
+os.environ["VEDLIOT_FAKE_PYTHON"] = sys.executable
 
 
 def _int8_exact() -> bool:

@@ -13,6 +13,11 @@ of the backend's format from tests/contract.py and checks what every backend mus
 - stop requests are honoured in both modes;
 - records: `unsupported` for what it cannot run (a fixed batch asked for another batch size),
   `failed` naming the signal when its worker dies, `interrupted` on SIGINT with every sample.
+
+A self-timed backend (trtexec: a benchmark tool that applies the loop's rules itself) is held to
+the same battery, with two differences in what "every sample" means: its samples arrive when the
+tool exits, so a run stopped mid-window keeps none; and it keeps no outputs, so predict() must
+refuse with an `unsupported` error naming the backend that has them.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import numpy as np
 import pytest
 
 import contract
-from vedliot_runner.backends import REGISTRY, backend_class, missing_requirement
+from vedliot_runner.backends import REGISTRY, backend_class, backend_type, missing_requirement
 from vedliot_runner.backends.base import BackendSettings
+from vedliot_runner.errors import UnsupportedError
 from vedliot_runner.inputs import synthetic_inputs
 from vedliot_runner.interrupt import StopFlag
 from vedliot_runner.measure import LoopSettings, measure
@@ -60,6 +66,10 @@ def _model(contract_models, name: str, static: bool = False):
     if fmt not in contract_models:
         pytest.fail(f"no contract model of format {fmt!r} for backend {name}: add one to tests/contract.py")
     return contract_models[fmt][1 if static else 0]
+
+
+def _self_timed(name: str) -> bool:
+    return bool(getattr(backend_type(name), "self_timed", False))
 
 
 def _loaded(contract_models, name: str, batch: int = 2, mode: str = "latency"):
@@ -98,6 +108,10 @@ def test_outputs_are_complete_host_arrays_when_predict_returns(contract_models, 
     overwrites, fails here: each call's output must be final and its own."""
     backend, inputs, _ = _loaded(contract_models, name)
     first_feeds = synthetic_inputs(inputs, 2, seed=1)
+    if _self_timed(name):
+        with pytest.raises(UnsupportedError, match="--backend"):
+            backend.predict(first_feeds)
+        return
     first = backend.predict(first_feeds)
     kept = [np.array(o, copy=True) for o in first]
     second = backend.predict(synthetic_inputs(inputs, 2, seed=2))
@@ -152,7 +166,8 @@ def test_stop_requests_are_honoured(contract_models, name, mode):
     started = time.monotonic()
     m = measure(backend, feeds, _loop(mode, min_iterations=10**9, min_seconds=600), stop)
     assert time.monotonic() - started < 30
-    assert m.interrupted and m.stopped_in == "timed" and m.iterations == len(m.samples_ns) > 0
+    assert m.interrupted and m.stopped_in == "timed" and m.iterations == len(m.samples_ns)
+    assert m.iterations > 0 or _self_timed(name)
     backend.close()
 
 
@@ -219,7 +234,8 @@ def test_interrupted_record_on_sigint(contract_models, name, tmp_path):
     assert result["code"] == 130
     assert record["status"] == "interrupted" and record["error"]["stage"] == "timed"
     assert "SIGINT" in record["error"]["message"]
-    assert record["timing"]["iterations"] == len(record["timing"]["samples_ns"]) > 0
+    assert record["timing"]["iterations"] == len(record["timing"]["samples_ns"])
+    assert record["timing"]["iterations"] > 0 or _self_timed(name)
 
 
 def _crash_worker(runner_pid: int) -> None:
@@ -235,4 +251,5 @@ def test_failed_record_when_the_worker_dies(contract_models, name, tmp_path):
     assert result["code"] == 1
     assert record["status"] == "failed" and record["error"]["signal"] == "SIGSEGV"
     assert record["error"]["stage"] == "timed" and "segmentation fault" in record["error"]["message"]
-    assert record["timing"]["iterations"] == len(record["timing"]["samples_ns"]) > 0
+    assert record["timing"]["iterations"] == len(record["timing"]["samples_ns"])
+    assert record["timing"]["iterations"] > 0 or _self_timed(name)

@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from vedliot_aggregator.cli import cli
-from vedliot_aggregator.importers import ImportFailure, benchmark_app, trtexec, trtexec_log
+from vedliot_aggregator.importers import ImportFailure, benchmark_app, trtexec
 from vedliot_aggregator.importers.check import disagreements
 from vedliot_aggregator.importers.common import Given
+from vedliot_runner import trtexec_output as trtexec_log
 
 DATA = Path(__file__).parent / "data"
 OPENVINO = ("2023.0.2", "2024.6.0", "2025.4.1", "2026.4.1")

@@ -138,6 +138,7 @@ class Timing:
     preprocess_samples_ns: list[int] | None = None
     postprocess_samples_ns: list[int] | None = None
     worker_start_ms: float | None = None
+    tool: dict[str, Any] | None = None
 
     @property
     def window_s(self) -> float | None:

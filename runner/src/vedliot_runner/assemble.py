@@ -90,6 +90,7 @@ def timing(plan: RunPlan, report: WorkerReport) -> Optional[Timing]:
         preprocess_samples_ns=list(evaluation.preprocess_ns) if evaluation is not None else None,
         postprocess_samples_ns=list(evaluation.postprocess_ns) if evaluation is not None else None,
         worker_start_ms=report.worker_start_ms,
+        tool=m.tool,
     )
 
 

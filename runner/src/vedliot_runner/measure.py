@@ -54,6 +54,8 @@ class Measurement:
     stopped_in: Optional[str] = None
     error: Optional[BaseException] = None
     interrupted: bool = False
+    #: a self-timed backend's tool: name, version, command and its own summary, verbatim
+    tool: Optional[dict] = None
 
     @property
     def iterations(self) -> int:
@@ -157,6 +159,16 @@ def _timed_throughput(
     backend.run_in_flight(feeds, settings.in_flight, keep_going, done)
 
 
+def _self_timed(backend: Backend, feeds: Feeds, settings: LoopSettings, stop: StopFlag, progress, out) -> Measurement:
+    """A backend that is a benchmark tool (trtexec) applies the loop's rules itself."""
+    try:
+        backend.measure_own(feeds, settings, stop, out, progress)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - as for any backend: a 'failed' record
+        out.error = exc
+        out.stopped_in = "timed" if out.first_inference_ns is not None else "first_inference"
+    return out
+
+
 def measure(
     backend: Backend,
     feeds: Feeds,
@@ -176,6 +188,8 @@ def measure(
         out.interrupted = True
         out.stopped_in = stage
         return out
+    if getattr(backend, "self_timed", False):
+        return _self_timed(backend, feeds, settings, stop, progress, out)
     try:
         t0 = clock()
         backend.predict(feeds)

@@ -158,8 +158,11 @@ class Timing:
     postprocess_samples_ns: Optional[List[int]] = None
     #: from starting the worker process until it was ready to load (interpreter, imports)
     worker_start_ms: Optional[float] = None
+    #: a self-timed backend's tool (trtexec): name, version, command and its own summary, verbatim
+    tool: Optional[Dict[str, Any]] = None
 
     OMIT_IF_NONE = (
+        "tool",
         "window_start_ns",
         "window_end_ns",
         "window_start_unix_ns",

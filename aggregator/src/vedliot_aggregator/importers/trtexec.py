@@ -20,11 +20,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vedliot_aggregator.importers import trtexec_log
 from vedliot_aggregator.importers.common import Given, ImportFailure, failed, number, read_text, skeleton, with_imported
+from vedliot_runner import trtexec_output
 
 TOOL = "trtexec"
-DEFAULT_WARMUP_MS = 200.0  # trtexec's --warmUp default, every version
 NOT_TIMES = (
     "{path}: this is trtexec's {what}, not a timing trace; import the file written by --exportTimes=FILE "
     "(or the console log of the run: trtexec ... 2>&1 | tee trtexec.log)"
@@ -48,76 +47,48 @@ def read(path: Path, log_path: Path | None, given: Given, warmup_ms: float | Non
     if text.lstrip()[:1] not in ("[", "{"):
         if log_path is not None:
             raise ImportFailure(f"{path}: not a JSON trace; give the --exportTimes file first and --log {log_path}")
-        if not trtexec_log.looks_like_log(text):
+        if not trtexec_output.looks_like_log(text):
             raise ImportFailure(f"{path}: neither a trtexec --exportTimes JSON file nor a trtexec console log")
-        return _from_log(path, trtexec_log.parse(text), given)
+        return _from_log(path, trtexec_output.parse(text), given)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ImportFailure(f"{path}: not a readable JSON file ({str(exc)[:120]})") from None
     if what := _kind_of_json(data):
         raise ImportFailure(NOT_TIMES.format(path=path, what=what))
-    log = trtexec_log.parse(read_text(log_path, "a trtexec console log")) if log_path else None
+    log = trtexec_output.parse(read_text(log_path, "a trtexec console log")) if log_path else None
     return _from_trace(path, log_path, data, log, given, warmup_ms)
 
 
-def _trace_keys(path: Path, data: Any) -> tuple[str, str]:
-    """The keys of the first copy-in start and last copy-out end in this version's trace."""
-    if not isinstance(data, list) or not data or not all(isinstance(d, dict) for d in data):
-        raise ImportFailure(f"{path}: expected trtexec --exportTimes output (a JSON list, one object per query)")
-    first = data[0]
-    # 7.1/7.2 wrote the copy-in times under startEnqMs and the enqueue times under startInMs (a
-    # swap in their source); 7.0 had no enqueue times.
-    swapped = "startH2dMs" not in first and "startEnqMs" in first and "startInMs" in first
-    start = (
-        "startEnqMs"
-        if swapped
-        else next((k for k in ("startH2dMs", "startInMs", "startComputeMs") if k in first), None)
-    )
-    end = next((k for k in ("endD2hMs", "endOutMs", "endComputeMs") if k in first), None)
-    missing = [k for k in ("startComputeMs", "computeMs", "latencyMs") if k not in first]
-    if missing or start is None or end is None:
-        raise ImportFailure(
-            f"{path}: queries lack {', '.join(missing) or 'start/end times'}; not an --exportTimes file"
-        )
-    bad = next(
-        (i for i, d in enumerate(data) if any(number(d.get(k)) is None for k in (start, end, "latencyMs"))), None
-    )
-    if bad is not None:
-        raise ImportFailure(f"{path}: query {bad} has no numeric {start}/{end}/latencyMs")
-    return start, end
-
-
 def _from_trace(path, log_path, data, log, given, warmup_ms) -> dict:
-    start_key, end_key = _trace_keys(path, data)
-    warmup = warmup_ms if warmup_ms is not None else (log.warmup_ms if log and log.warmup_ms is not None else None)
-    warmup = DEFAULT_WARMUP_MS if warmup is None else warmup
-    timed = [d for d in data if d["startComputeMs"] >= warmup]
-    dropped = len(data) - len(timed)
-    if not timed:
-        raise ImportFailure(f"{path}: every query starts before the {warmup:g} ms warm-up; give trtexec's --warmUp")
+    if warmup_ms is None and log is not None:
+        warmup_ms = log.warmup_ms
+    try:
+        trace = trtexec_output.read_trace(data, warmup_ms)
+    except trtexec_output.TraceError as exc:
+        raise ImportFailure(f"{path}: {exc}") from None
     batch, model = _batch_and_model(path, log, given)
     paths = [path, log_path] if log_path else [path]
     record = skeleton(TOOL, paths, given, model, "tensorrt", batch, given.target or "tensorrt")
-    copies = any(number(d.get("h2dMs")) or number(d.get("d2hMs")) for d in timed)
     record["timing"] = {
         "clock": "monotonic_ns",
-        "window_start_ns": round(timed[0][start_key] * 1e6),
-        "window_end_ns": round(timed[-1][end_key] * 1e6),
-        "iterations": len(timed),
-        "inferences": len(timed) * batch,
+        "window_start_ns": round(trace.start_ms * 1e6),
+        "window_end_ns": round(trace.end_ms * 1e6),
+        "iterations": len(trace.latency_ms),
+        "inferences": len(trace.latency_ms) * batch,
         "requests_in_flight": 1,
-        "warmup_iterations": dropped,
-        "samples_ns": [round(d["latencyMs"] * 1e6) for d in timed],
-        "summary": {"compute_mean_ms": sum(d["computeMs"] for d in timed) / len(timed)},
-        "includes_host_device_copies": bool(copies),
+        "warmup_iterations": trace.dropped,
+        "samples_ns": [round(ms * 1e6) for ms in trace.latency_ms],
+        "summary": {"compute_mean_ms": sum(trace.compute_ms) / len(trace.compute_ms)},
+        "includes_host_device_copies": trace.copies,
         "device_synchronized": True,
     }
     notes = []
-    if dropped:
+    if trace.dropped:
+        warmup = trtexec_output.DEFAULT_WARMUP_MS if warmup_ms is None else warmup_ms
         notes.append(
-            f"{dropped} warm-up queries dropped: the trace starts before the {warmup:g} ms warm-up "
-            "(TensorRT before 8.5.1 writes them)"
+            f"{trace.dropped} warm-up queries dropped: the trace starts before the {warmup:g} ms warm-up "
+            "(TensorRT before 8.5 writes them)"
         )
     return _finish(record, log, notes)
 

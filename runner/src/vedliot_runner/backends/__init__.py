@@ -30,6 +30,11 @@ REGISTRY: Dict[str, BackendEntry] = {
         "vedliot_runner.backends.openvino", "OpenVinoBackend", "openvino", "onnx", ("openvino",), ("bf16", "fp16")
     ),
     "tvm": BackendEntry("vedliot_runner.backends.tvm", "TvmBackend", "tvm", "onnx", ("tvm", "onnx"), ("fp16",)),
+    "tensorrt": BackendEntry(
+        "vedliot_runner.backends.tensorrt", "TensorRtBackend", "tensorrt", "onnx", ("tensorrt", "cuda")
+    ),
+    # trtexec is a program, not a module: its absence is an `unsupported` record from the backend.
+    "trtexec": BackendEntry("vedliot_runner.backends.trtexec", "TrtexecBackend", "trtexec", "onnx", ("onnx",)),
     "litert": BackendEntry(
         "vedliot_runner.backends.litert", "LiteRtBackend", "litert", "tflite", ("ai_edge_litert|tflite_runtime",)
     ),

@@ -1,4 +1,7 @@
-"""trtexec's console log, as TensorRT 7.x to 10.x print it (with `--verbose` or not).
+"""trtexec's output, read the same way by the runner's trtexec backend and by `vedliot-aggregator
+import trtexec`: its console log and its `--exportTimes` trace (Python 3.8: the runner's floor).
+
+The console log, as TensorRT 7.x to 10.x print it (with `--verbose` or not):
 
 - The `&&&& RUNNING|PASSED|FAILED TensorRT.trtexec [TensorRT v8205] # trtexec ...` lines give the
   version (8.x: major*1000 + minor*100 + patch; 10.x: major*10000 + minor*100 + patch; 7.x prints
@@ -11,6 +14,9 @@
   explicit-batch engine 7.x counts 0 queries and prints `throughput: 0 qps`.
 - `Warmup completed N queries over M ms`, `Timing trace has N queries over T s`, and the options
   block (`Duration: 3s (+ 200ms warm up)`, `Input inference shape: x=4x1x28x28`).
+- `Selected Device: NAME`, `Compute Capability: M.m`; `Engine built in X sec.` (`Engine loaded`
+  when it was read from a file); the I/O bindings: `Created input binding for x with dimensions
+  4x1x28x28` (8.x), `Input binding for x with dimensions 1x1x28x28 [and type fp32] is created.` (10.x).
 Every number is kept as printed, so that the record says exactly what the tool said.
 """
 
@@ -29,15 +35,32 @@ _OLD_STAT = re.compile(_PREFIX + r"(min|max|mean|median): ([-+\d.eE]+) ms")
 _OLD_PERCENTILE = re.compile(_PREFIX + r"percentile: ([-+\d.eE]+) ms at (\d+(?:\.\d+)?)%")
 _THROUGHPUT = re.compile(_PREFIX + r"[Tt]hroughput: ([-+\d.eE]+) qps")
 _WALLTIME = re.compile(_PREFIX + r"(?:Total Host Walltime|walltime): ([-+\d.eE]+) s")
+_WARMUP_DONE = re.compile(_PREFIX + r"Warmup completed (\d+) queries over")
 _TRACE = re.compile(_PREFIX + r"Timing trace has (\d+) queries over ([\d.]+) s")
 _WARMUP = re.compile(_PREFIX + r"Duration: \S+ \(\+ (\d+)ms warm up\)")
 _SHAPE = re.compile(_PREFIX + r"Input inference shapes? ?: ([^=\s]+)=(\d+)x")
 _MODEL = re.compile(_PREFIX + r"(?:Model|Load engine): (\S+)\s*$")
 _PRECISION = re.compile(_PREFIX + r"Precision: (\S+)")
 _ERROR = re.compile(_PREFIX + r"\[E\] (.*)$")
+_DEVICE = re.compile(_PREFIX + r"Selected Device: (.+?)\s*$")
+_CAPABILITY = re.compile(_PREFIX + r"Compute Capability: (\d+\.\d+)")
+_BUILT = re.compile(_PREFIX + r"Engine (built|loaded) in ([-+\d.eE]+) sec\.")
+_BINDING = re.compile(
+    _PREFIX + r"(?:Created (input|output) binding for (\S+) with dimensions ([\dx]*)\s*$"
+    r"|(Input|Output) binding for (\S+) with dimensions ([\dx]*)(?: and type (\w+))? is created\.)"
+)
 SECTIONS = {"Latency": "latency", "GPU Compute Time": "gpu_compute", "H2D Latency": "h2d", "D2H Latency": "d2h",
             "Enqueue Time": "enqueue", "Host Latency": "latency", "Host latency": "latency",
             "GPU Compute": "gpu_compute"}  # fmt: skip
+
+
+@dataclass
+class Binding:
+    name: str
+    is_input: bool
+    dims: list[int]
+    #: 10.x logs name it (fp32, int64, ...); earlier ones do not
+    dtype: str | None = None
 
 
 @dataclass
@@ -52,10 +75,17 @@ class TrtexecLog:
     precision: str | None = None
     batch: int | None = None
     warmup_ms: float | None = None
+    warmup_queries: int | None = None
     queries: int | None = None
     throughput_qps: str | None = None
     walltime_s: str | None = None
     stats: dict[str, dict[str, str]] = field(default_factory=dict)
+    device: str | None = None
+    compute_capability: str | None = None
+    #: "built" or "loaded", and the seconds trtexec printed
+    engine: str | None = None
+    engine_s: str | None = None
+    bindings: list[Binding] = field(default_factory=list)
 
     @property
     def has_summary(self) -> bool:
@@ -126,16 +156,33 @@ def _trace(log: TrtexecLog, match: re.Match) -> None:
     log.queries = int(match.group(1))
 
 
+def _engine(log: TrtexecLog, match: re.Match) -> None:
+    log.engine, log.engine_s = match.group(1), match.group(2)
+
+
+def _binding(log: TrtexecLog, match: re.Match) -> None:
+    old = match.group(1) is not None
+    kind, name, dims = match.group(1, 2, 3) if old else match.group(4, 5, 6)
+    dtype = None if old else match.group(7)
+    shape = [int(d) for d in dims.split("x") if d] if dims else []
+    log.bindings.append(Binding(name, kind.lower() == "input", shape, dtype))
+
+
 _SIMPLE = [
     (_THROUGHPUT, _set("throughput_qps")),
     (_WALLTIME, _set("walltime_s")),
     (_TRACE, _trace),
+    (_WARMUP_DONE, _set("warmup_queries", convert=int)),
     (_WARMUP, _set("warmup_ms", convert=float)),
     (_SHAPE, _set("batch", 2, int)),
     (_MODEL, _set("model")),
     (_PRECISION, _set("precision")),
     (_VERSION, _set("version")),
     (_ERROR, lambda log, m: log.errors.append(m.group(1).strip())),
+    (_DEVICE, _set("device")),
+    (_CAPABILITY, _set("compute_capability")),
+    (_BUILT, _engine),
+    (_BINDING, _binding),
 ]
 
 
@@ -152,3 +199,71 @@ def _from_command(log: TrtexecLog) -> None:
         log.batch = int(first.split("x")[0]) if first.split("x")[0].isdigit() else None
     if not log.model:
         log.model = options.get("onnx") or options.get("loadEngine") or options.get("deploy") or options.get("uff")
+
+
+# -- the --exportTimes trace ----------------------------------------------------------------------
+
+#: trtexec's --warmUp default, every version
+DEFAULT_WARMUP_MS = 200.0
+
+
+class TraceError(ValueError):
+    """The JSON is not an --exportTimes trace (the message does not name the file)."""
+
+
+@dataclass
+class Trace:
+    """The timed queries of a trace: latencyMs (copy in, compute, copy out) of each, in ms, and
+    the window from the first timed query's copy-in start to the last query's copy-out end (what
+    trtexec's throughput divides by); times count from the start of inference."""
+
+    latency_ms: list[float]
+    compute_ms: list[float]
+    start_ms: float
+    end_ms: float
+    dropped: int
+    copies: bool
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def trace_keys(data) -> tuple[str, str]:
+    """The keys of the first copy-in start and last copy-out end in this version's trace."""
+    if not isinstance(data, list) or not data or not all(isinstance(d, dict) for d in data):
+        raise TraceError("expected trtexec --exportTimes output (a JSON list, one object per query)")
+    first = data[0]
+    # 7.1/7.2 wrote the copy-in times under startEnqMs and the enqueue times under startInMs (a
+    # swap in their source); 7.0 had no enqueue times.
+    swapped = "startH2dMs" not in first and "startEnqMs" in first and "startInMs" in first
+    keys = ("startH2dMs", "startInMs", "startComputeMs")
+    start = "startEnqMs" if swapped else next((k for k in keys if k in first), None)
+    end = next((k for k in ("endD2hMs", "endOutMs", "endComputeMs") if k in first), None)
+    missing = [k for k in ("startComputeMs", "computeMs", "latencyMs") if k not in first]
+    if missing or start is None or end is None:
+        raise TraceError("queries lack {}; not an --exportTimes file".format(", ".join(missing) or "start/end times"))
+    for i, query in enumerate(data):
+        if any(_number(query.get(k)) is None for k in (start, end, "latencyMs", "startComputeMs")):
+            raise TraceError("query {} has no numeric {}/{}/latencyMs".format(i, start, end))
+    return start, end
+
+
+def read_trace(data, warmup_ms: float | None) -> Trace:
+    """The queries after the warm-up: TensorRT before 8.5 exports the warm-up queries too, and
+    trtexec's own summary leaves out those whose compute starts before --warmUp ms."""
+    start_key, end_key = trace_keys(data)
+    warmup = DEFAULT_WARMUP_MS if warmup_ms is None else warmup_ms
+    timed = [d for d in data if d["startComputeMs"] >= warmup]
+    if not timed:
+        raise TraceError("every query starts before the {:g} ms warm-up; give trtexec's --warmUp".format(warmup))
+    return Trace(
+        latency_ms=[float(d["latencyMs"]) for d in timed],
+        compute_ms=[float(_number(d.get("computeMs")) or 0.0) for d in timed],
+        start_ms=float(timed[0][start_key]),
+        end_ms=float(timed[-1][end_key]),
+        dropped=len(data) - len(timed),
+        copies=any(_number(d.get("h2dMs")) or _number(d.get("d2hMs")) for d in timed),
+    )
