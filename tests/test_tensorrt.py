@@ -43,8 +43,21 @@ def onnx_models(tmp_path_factory):
 
 
 def run(model: Path, out: Path, *extra: str, env: dict | None = None, cache: Path | None = None):
-    argv = [sys.executable, "-m", "vedliot_runner", "run", "--model", str(model), "--backend", "tensorrt",
-            "--output", str(out), "--quiet", *QUICK, *extra]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "vedliot_runner",
+        "run",
+        "--model",
+        str(model),
+        "--backend",
+        "tensorrt",
+        "--output",
+        str(out),
+        "--quiet",
+        *QUICK,
+        *extra,
+    ]
     environment = {**os.environ, "VEDLIOT_ENGINE_CACHE": str(cache or out / "cache"), **(env or {})}
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=environment)
     return proc, newest(out) if assert_valid_records(out) else None
@@ -87,8 +100,9 @@ def test_fp16_with_layers_kept_in_fp32_is_mixed_with_counts(onnx_models, tmp_pat
 
 def test_strongly_typed_tensorrt_11_runs_an_fp32_file_in_fp32(onnx_models, tmp_path):
     """TensorRT 11 has no FP16 builder flag: the file's types decide, and the record says so."""
-    proc, record = run(onnx_models / "tiny.onnx", tmp_path, "--precision", "fp16",
-                       env={"VEDLIOT_FAKE_TRT_VERSION": "11.4.0"})  # fmt: skip
+    proc, record = run(
+        onnx_models / "tiny.onnx", tmp_path, "--precision", "fp16", env={"VEDLIOT_FAKE_TRT_VERSION": "11.4.0"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert record["precision"]["requested"] == "fp16" and record["precision"]["effective"] == "fp32"
 
@@ -101,8 +115,16 @@ def test_int8_from_the_qdq_file(onnx_models, tmp_path):
 
 
 def test_throughput_mode_runs_one_context_per_request(onnx_models, tmp_path):
-    proc, record = run(onnx_models / "tiny.onnx", tmp_path, "--mode", "throughput", "--batch-size", "2",
-                       "--backend-option", "streams=3")  # fmt: skip
+    proc, record = run(
+        onnx_models / "tiny.onnx",
+        tmp_path,
+        "--mode",
+        "throughput",
+        "--batch-size",
+        "2",
+        "--backend-option",
+        "streams=3",
+    )
     assert proc.returncode == 0, proc.stderr
     assert record["timing"]["requests_in_flight"] == 3 and record["timing"]["iterations"] >= 5
 

@@ -38,32 +38,27 @@ class DataType(enum.IntEnum):
     INT8 = 2
     INT32 = 3
     BOOL = 4
-    UINT8 = 5
-    INT64 = 8
+    if _V >= (8, 5):
+        UINT8 = 5
+    if _V >= (10, 0):
+        INT64 = 8
 
 
 _NUMPY = {
-    DataType.FLOAT: np.float32,
-    DataType.HALF: np.float16,
-    DataType.INT8: np.int8,
-    DataType.INT32: np.int32,
-    DataType.BOOL: np.bool_,
-    DataType.UINT8: np.uint8,
-    DataType.INT64: np.int64,
+    "FLOAT": np.float32,
+    "HALF": np.float16,
+    "INT8": np.int8,
+    "INT32": np.int32,
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "INT64": np.int64,
 }
-_FROM_ONNX = {
-    1: DataType.FLOAT,
-    10: DataType.HALF,
-    3: DataType.INT8,
-    6: DataType.INT32,
-    9: DataType.BOOL,
-    2: DataType.UINT8,
-    7: DataType.INT64,
-}
+_ONNX = {1: "FLOAT", 10: "HALF", 3: "INT8", 6: "INT32", 9: "BOOL", 2: "UINT8", 7: "INT64"}
+_FROM_ONNX = {k: DataType[v] for k, v in _ONNX.items() if v in DataType.__members__}
 
 
 def nptype(trt_type):
-    return _NUMPY[DataType(trt_type)]
+    return _NUMPY[DataType(trt_type).name]
 
 
 class ILogger:
@@ -291,6 +286,14 @@ class Builder:
         }
         return _MAGIC + json.dumps(header).encode() + b"\n" + network.onnx
 
+
+if _BINDINGS:
+
+    def _build_engine(self, network, config):
+        plan = self.build_serialized_network(network, config)
+        return None if plan is None else Runtime(self.logger).deserialize_cuda_engine(plan)
+
+    Builder.build_engine = _build_engine
 
 if _FLAGS:
     Builder.platform_has_fast_fp16 = property(lambda self: fakegpu.MAJOR >= 6)

@@ -96,8 +96,8 @@ def cudaMalloc(size):
     return _ok, pointer
 
 
-def cudaFree(pointer):
-    fakegpu.memory.pop(int(pointer), None)
+def cudaFree(devPtr):
+    fakegpu.memory.pop(int(devPtr), None)
     return (_ok,)
 
 
