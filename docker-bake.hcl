@@ -70,3 +70,56 @@ group "host" {
 group "default" {
   targets = ["host"]
 }
+
+# NVIDIA: discrete GPUs (x86-64) and Jetson boards (arm64, one tag per JetPack generation).
+target "cuda" {
+  inherits   = ["_common"]
+  dockerfile = "images/cuda/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-cuda:${TAG}"]
+  platforms  = ["linux/amd64"]
+}
+
+# JetPack 4 (Nano, TX2): Ubuntu 18.04's Python 3.8 and the trtexec backend (TensorRT 8.2's Python
+# bindings are for Python 3.6 only).
+target "jetson-jp4" {
+  inherits   = ["_common"]
+  dockerfile = "images/jetson/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-jetson:jp4"]
+  platforms  = ["linux/arm64"]
+  args = {
+    L4T_BASE        = "nvcr.io/nvidia/l4t-base:r32.7.1"
+    PYTHON          = "python3.8"
+    PYTHON_PACKAGES = "python3.8 python3.8-venv python3-pip"
+    CUDA_PYTHON     = ""
+    RUNNER_EXTRAS   = "trtexec,datasets"
+    BACKEND         = "trtexec"
+  }
+}
+
+# JetPack 5 (AGX Xavier, Xavier NX): Python 3.8, TensorRT 8.5 (both Python API generations).
+target "jetson-jp5" {
+  inherits   = ["_common"]
+  dockerfile = "images/jetson/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-jetson:jp5"]
+  platforms  = ["linux/arm64"]
+  args = {
+    L4T_BASE    = "nvcr.io/nvidia/l4t-jetpack:r35.4.1"
+    CUDA_PYTHON = "cuda-python==11.8.7"
+  }
+}
+
+# JetPack 6.1/6.2 (AGX Orin, Orin NX): Python 3.10, TensorRT 10.3; also the `latest` tag.
+target "jetson-jp6" {
+  inherits   = ["_common"]
+  dockerfile = "images/jetson/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-jetson:jp6", "${REGISTRY}vedliot/bench-jetson:latest"]
+  platforms  = ["linux/arm64"]
+  args = {
+    L4T_BASE    = "nvcr.io/nvidia/l4t-jetpack:r36.4.0"
+    CUDA_PYTHON = "cuda-python==12.6.2.post1"
+  }
+}
+
+group "nvidia" {
+  targets = ["cuda", "jetson-jp4", "jetson-jp5", "jetson-jp6"]
+}

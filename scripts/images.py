@@ -133,13 +133,46 @@ def targets() -> tuple[dict[str, dict], dict[str, str]]:
     return {name: body for name, body in found.items() if "dockerfile" in body}, variables
 
 
-def build(docker: str, name: str, body: dict, variables: dict, python_image: str, cert: Path | None) -> None:
+#: build arguments `make images-test` changes: the cuda image without its 2 GB of TensorRT libraries
+#: (the rest of its Python layer is built and its entrypoint run)
+TEST_ARGS = {"cuda": {"TENSORRT_PACKAGE": ""}}
+#: targets whose own layers need their vendor base: not built on the stand-in
+NEEDS_VENDOR_BASE = {
+    "jetson-jp4": "its layers install Ubuntu 18.04's python3.8",
+    "jetson-jp5": "its layers are jp6's on an older base (jp6 is built on the stand-in)",
+}
+
+
+def build_args(docker: str, name: str, body: dict, testing: bool) -> dict[str, str] | None:
+    """The target's own build arguments, vendor bases replaced by the stand-in where they cannot
+    be pulled; None when the target cannot be built here."""
+    args = {key: unquoted(str(value)) for key, value in (body.get("args") or {}).items()}
+    for key, value in list(args.items()):
+        if key.endswith("_BASE"):
+            args[key] = base(docker, value)
+            if args[key] != value and name in NEEDS_VENDOR_BASE:
+                log(f"{name}: not built here: {value} cannot be pulled and {NEEDS_VENDOR_BASE[name]}")
+                return None
+    if testing:
+        args.update(TEST_ARGS.get(name, {}))
+    return args
+
+
+def build(docker: str, name: str, body: dict, variables: dict, python_image: str, cert: Path | None,
+          testing: bool = False) -> None:  # fmt: skip
+    args = build_args(docker, name, body, testing)
+    if args is None:
+        return
     tag = unquoted(body["tags"][0]).replace("${REGISTRY}", variables.get("REGISTRY") or "")
     tag = tag.replace("${TAG}", variables.get("TAG") or "latest")
     version, image_tag = variables.get("VERSION"), tag.rsplit(":", 1)[1]
     command = [docker, "build", "-f", unquoted(body["dockerfile"]), "-t", tag,
                "--build-arg", f"PYTHON_IMAGE={python_image}", "--build-arg", f"VERSION={version}",
                "--build-arg", f"IMAGE_TAG={image_tag}"]  # fmt: skip
+    for extra in body.get("tags", [])[1:]:
+        command += ["-t", unquoted(extra).replace("${REGISTRY}", variables.get("REGISTRY") or "")]
+    for key, value in args.items():
+        command += ["--build-arg", f"{key}={value}"]
     if cert is not None:
         command += ["--secret", f"id=pip_cert,src={cert}"]
     log(f"building {tag} ({name})")
@@ -156,7 +189,7 @@ def unquoted(value: str) -> str:
     return value.strip('"')
 
 
-def build_all(docker: str, wanted: list[str] | None = None) -> str:
+def build_all(docker: str, wanted: list[str] | None = None, testing: bool = False) -> str:
     """Builds the bake targets `wanted` (default: all); returns the tag they carry."""
     found, variables = targets()
     wanted = wanted or sorted(found)
@@ -166,7 +199,7 @@ def build_all(docker: str, wanted: list[str] | None = None) -> str:
     python_image = base(docker, variables["PYTHON_IMAGE"])
     cert = certificate()
     for name in wanted:
-        build(docker, name, found[name], variables, python_image, cert)
+        build(docker, name, found[name], variables, python_image, cert, testing)
     return variables.get("TAG") or "latest"
 
 

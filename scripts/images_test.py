@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import images  # noqa: E402 - scripts/images.py: the engine and the builds
 import images_fleet  # noqa: E402 - fleet run over two real engines
+import images_nvidia  # noqa: E402 - the NVIDIA images without a GPU
 import images_usage  # noqa: E402 - bad usage, labels, layers, pull
 
 RUNNERS = ("x86-onnxruntime", "x86-openvino", "x86-tvm")
@@ -170,7 +171,7 @@ def main() -> None:
     # The engine this starts (if none answers) is stopped at the end: nothing is left running.
     with images.engine(keep=False) as docker:
         if args.build:
-            images.build_all(docker)
+            images.build_all(docker, testing=True)
         checks = _checks(args)
     print(json.dumps({"passed": sum(c["ok"] for c in checks), "failed": sum(not c["ok"] for c in checks),
                       "checks": checks}))  # fmt: skip
@@ -192,6 +193,7 @@ def _checks(args) -> list[dict]:
         for target in args.targets.split(","):
             checks += [_say(check) for check in check_runner(target, args.tag, suite, root)]
         checks.append(_say(check_stop(args.targets.split(",")[0], args.tag, args.models, root)))
+        checks += [_say(check) for check in images_nvidia.check_nvidia(docker(), args.tag, args.models, root)]
         checks.append(_say(check_aggregator(args.tag, root)))
         aggregator = f"vedliot/aggregator:{args.tag}"
         checks += [_say(c) for c in images_usage.misuse(docker(), aggregator, suite, root, aggregator=True)]

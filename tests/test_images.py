@@ -23,6 +23,9 @@ from conftest import REPO
 
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 HOST_TARGETS = {"x86-onnxruntime", "x86-openvino", "x86-tvm"}
+NVIDIA_TARGETS = {"cuda", "jetson-jp4", "jetson-jp5", "jetson-jp6"}
+#: Dockerfiles on a vendor base whose Python is the board's: pip resolves for it, not from CI's pins
+BOARD_PYTHON = {"jetson"}
 
 
 def _hadolint() -> str:
@@ -77,7 +80,7 @@ def _compose(name: str, env: dict[str, str] | None = None):
 
 
 def test_there_is_an_image_per_host_target_and_the_aggregator():
-    assert {p.parent.name for p in DOCKERFILES} == HOST_TARGETS | {"aggregator"}
+    assert {p.parent.name for p in DOCKERFILES} == HOST_TARGETS | {"aggregator", "cuda", "jetson"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -97,7 +100,10 @@ def test_dockerfile_follows_the_rules(dockerfile):
     # Pinned to the patch release CI runs on, and the same default as the bake file.
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
     assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
-    assert text.count("FROM ${PYTHON_IMAGE}") == (2 if name == "aggregator" else 3) and " AS build" in text
+    if name in BOARD_PYTHON:
+        assert text.count("${PYTHON_IMAGE} AS zoo") == 1 and re.search(r"^FROM \$\{L4T_BASE\}$", text, re.M)
+    else:
+        assert text.count("FROM ${PYTHON_IMAGE}") == (2 if name == "aggregator" else 3) and " AS build" in text
     assert "USER 10001:10001" in text and "--uid 10001" in text and "chown bench:bench /results" in text
     # No VOLUME: an anonymous volume per run (which pull --image left behind), and without a mount
     # the runner refuses to start instead of writing records into one that vanishes.
@@ -110,7 +116,12 @@ def test_dockerfile_follows_the_rules(dockerfile):
     for label in ("title", "description", "version", "licenses"):
         assert f"org.opencontainers.image.{label}=" in text
     installs = re.findall(r"pip install (.*)", text)
-    assert installs and all("-c requirements/constraints.txt" in line for line in installs)
+    constrained = [line for line in installs if "-c requirements/constraints.txt" in line]
+    assert constrained if name in BOARD_PYTHON else installs
+    if name not in BOARD_PYTHON:
+        # the one unconstrained install of the cuda image is NVIDIA's pinned wheels (ARGs)
+        unpinned = [line for line in installs if line not in constrained]
+        assert all(re.fullmatch(r'--no-cache-dir ("\$\{[A-Z_]+\}" ?|\$\{[A-Z_]+\} ?)+', line) for line in unpinned)
     entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))
     if name == "aggregator":
         assert entrypoint == ["vedliot-aggregator"] and "VEDLIOT_REFERENCE=" in text
@@ -120,7 +131,9 @@ def test_dockerfile_follows_the_rules(dockerfile):
     # The entrypoint and what compose appends parse as a suite command line.
     args = build_parser().parse_args([*entrypoint[1:], "--no-fail", "--quick"])
     assert args.target == name and str(args.output) == "/results" and str(args.datasets) == "/data"
-    extras = set(re.search(r'"\./runner\[([^\]]+)\]"\s*$', text, re.M).group(1).split(","))
+    given = re.search(r'"\./runner\[([^\]]+)\]"', text).group(1)
+    given = re.search(r"^ARG RUNNER_EXTRAS=(\S+)$", text, re.M).group(1) if given == "${RUNNER_EXTRAS}" else given
+    extras = set(given.split(","))
     assert extras <= _tested_extras(), "an image installs an extra CI does not test"
 
 
@@ -133,8 +146,11 @@ def test_runner_images_share_one_zoo_layer():
         if dockerfile.parent.name == "aggregator":
             continue
         text = dockerfile.read_text(encoding="utf-8")
-        zoo = text[text.index("FROM ${PYTHON_IMAGE} AS zoo") : text.index("FROM ${PYTHON_IMAGE} AS build")]
+        start = text.index("${PYTHON_IMAGE} AS zoo")
+        zoo = text[start : text.index("\nFROM ", start)]
         stages.add(zoo.strip())
+        if dockerfile.parent.name in BOARD_PYTHON:
+            continue  # another base: nothing to share but the zoo stage's build cache
         final = text[text.rindex("FROM ${PYTHON_IMAGE}\n") :].splitlines()
         firsts.add(final[1])
     assert len(stages) == 1 and "zoo build --output /opt/vedliot/zoo" in stages.pop()
@@ -170,15 +186,24 @@ def test_bake_file_targets_tags_and_groups():
     assert set(bake["variable"]) >= {"REGISTRY", "TAG", "VERSION", "PYTHON_IMAGE"}
     assert "_common" in targets and "dockerfile" not in targets["_common"]
     concrete = {name: body for name, body in targets.items() if not name.startswith("_")}
-    assert set(concrete) == HOST_TARGETS | {"aggregator"}
+    assert set(concrete) == HOST_TARGETS | NVIDIA_TARGETS | {"aggregator"}
     for name, body in concrete.items():
         assert body["inherits"] == ["_common"]
         assert (REPO / body["dockerfile"]).is_file()
+        if name.startswith("jetson-"):
+            # one Dockerfile, a tag per JetPack generation; jp6 is also `latest`
+            generation = name.split("-")[1]
+            assert body["dockerfile"] == "images/jetson/Dockerfile" and body["platforms"] == ["linux/arm64"]
+            wanted = [f"${{REGISTRY}}vedliot/bench-jetson:{generation}"]
+            assert body["tags"] == wanted + (["${REGISTRY}vedliot/bench-jetson:latest"] if generation == "jp6" else [])
+            assert body["args"]["L4T_BASE"].startswith("nvcr.io/nvidia/l4t-")
+            continue
         assert body["dockerfile"] == f"images/{name}/Dockerfile"
         image = "vedliot/aggregator" if name == "aggregator" else f"vedliot/bench-{name}"
         assert body["tags"] == ["${REGISTRY}" + image + ":${TAG}"]
         assert body["platforms"] and all(p.startswith("linux/") for p in body["platforms"])
-    assert set(groups["host"]["targets"]) == set(concrete)
+    assert set(groups["host"]["targets"]) == HOST_TARGETS | {"aggregator"}
+    assert set(groups["nvidia"]["targets"]) == NVIDIA_TARGETS
     assert groups["default"]["targets"] == ["host"]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ COLUMNS = [
     "warnings",
 ]
 #: kept in the frame for the audit of published rows, not written to metrics.csv
-INTERNAL = ["published_values"]
+INTERNAL = ["published_values", "copies"]
 #: a coefficient of variation above this is flagged (noisy or throttling)
 MAX_CV = 0.2
 MIN_ITERATIONS = 10
@@ -108,7 +109,8 @@ def _ips(record: Record, timing: Timing, mean_ms: float | None) -> float | None:
         return float(timing.summary["ips"])
     # Imported runs: the tool's definition (trtexec, benchmark_app: inferences over the window),
     # whatever the mode, so that the row shows the figure the tool printed.
-    windowed = record.config.mode == "throughput" or record.provenance.kind == "imported"
+    # A self-timed backend (trtexec) is the tool's definition too: its window is the tool's.
+    windowed = record.config.mode == "throughput" or record.provenance.kind == "imported" or timing.tool is not None
     if windowed and timing.window_start_ns is not None and timing.inferences:
         window = (timing.window_end_ns - timing.window_start_ns) / 1e9
         return timing.inferences / window if window > 0 else None
@@ -162,9 +164,13 @@ def _warnings(
 
 def _imported_warnings(record: Record, stats: dict[str, Any], ips: float | None) -> list[str]:
     imported = record.provenance.imported
-    if record.provenance.kind != "imported" or imported is None:
-        return []
     timing = record.timing
+    if record.provenance.kind != "imported" or imported is None:
+        if timing is None or not timing.tool or not timing.tool.get("summary"):
+            return []
+        # a measured run of a self-timed backend: our figures from its trace against its own summary
+        tool = timing.tool
+        imported = SimpleNamespace(tool=tool.get("name"), tool_summary=tool["summary"], warnings=())
     samples = timing.samples_ns if timing is not None else []
     extremes = (min(samples) / 1e6, max(samples) / 1e6) if samples else (None, None)
     if timing is not None and not samples:
@@ -224,6 +230,7 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
         "run_id": record.run_id,
         "record": str(loaded.path),
         "warnings": _warnings(record, stats, ips, gops, platform is not None, power_warnings),
+        "copies": timing.includes_host_device_copies,
     }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vedliot_aggregator import charts, metrics
+from vedliot_aggregator import charts, crosscheck, metrics
 from vedliot_aggregator.collect import Collection
 from vedliot_aggregator.reference import Finding
 
@@ -229,7 +229,15 @@ def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFram
             + _markdown(frame),
             encoding="utf-8",
         )
-    return [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
+    written = [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
+    cross = crosscheck.table(table)
+    if len(cross):
+        spreadsheet_safe(cross).to_csv(output / "tables" / "cross-check.csv", index=False)
+        (output / "tables" / "cross-check.md").write_text(
+            "# The runner against the vendor's tool\n\n" + _markdown(cross.set_index("target")), encoding="utf-8"
+        )
+        written.append(output / "tables" / "cross-check.md")
+    return written
 
 
 def _chart_files(spec: dict[str, Any], name: str, output: Path, formats: tuple[str, ...]) -> list[Path]:
@@ -299,6 +307,20 @@ def _summary_html(table: pd.DataFrame, collection: Collection) -> str:
     )
 
 
+def _crosscheck_html(table: pd.DataFrame) -> str:
+    cross = crosscheck.table(table)
+    if not len(cross):
+        return ""
+    columns = [(c, c.replace("_", " ")) for c in crosscheck.COLUMNS]
+    formats = {"runner_ips": "{:.1f}", "tool_ips": "{:.1f}", "ips_difference": "{:+.1%}", "runner_ms": "{:.3f}",
+               "tool_ms": "{:.3f}", "ms_difference": "{:+.1%}"}  # fmt: skip
+    return (
+        f'<h2>The runner against the vendor\'s tool ({len(cross)})</h2><p class="note">The same configuration '
+        "measured by the runner's backend and by the vendor's benchmark tool (suite --cross-check).</p>"
+        + _html_table(cross, columns, formats)
+    )
+
+
 def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
     import vl_convert as vlc
 
@@ -320,6 +342,7 @@ inference; energy per inference = power / IPS; a run whose accuracy drops more t
 fp32 reference is marked not comparable. Published rows are D3.3's measurements, recomputed from their
 inputs; the audit lists the cells that do not follow.</p>
 {"".join(sections.html)}
+{_crosscheck_html(table)}
 <h2>Audit of published cells ({len(audit)})</h2>{audit_html}
 <h2>Skipped files ({len(collection.skipped)})</h2><ul>{skipped_html or "<li>none</li>"}</ul>
 {"".join(sections.scripts)}

@@ -41,7 +41,7 @@ def target(plan: RunPlan) -> Target:
         name=plan.request.target or os.environ.get("VEDLIOT_TARGET") or "local",
         image=os.environ.get("VEDLIOT_IMAGE") or None,
         image_digest=os.environ.get("VEDLIOT_IMAGE_DIGEST") or None,
-        power_mode=os.environ.get("VEDLIOT_POWER_MODE") or None,
+        power_mode=plan.request.power_mode or os.environ.get("VEDLIOT_POWER_MODE") or None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -134,6 +135,13 @@ def _add_suite_parser(sub) -> None:
         help="directory with imagenet/ and/or coco/: also evaluate each model's accuracy on them",
     )
     suite.add_argument("--accuracy-limit", type=int, default=0, help="samples per accuracy run (default: all)")
+    suite.add_argument("--backend", help="run the matrix with this backend instead of the target's (e.g. trtexec)")
+    suite.add_argument(
+        "--cross-check",
+        metavar="BACKEND",
+        help="also run every performance configuration with this backend (e.g. trtexec), for the report's "
+        "cross-check table",
+    )
     suite.add_argument(
         "--no-fail",
         action="store_true",
@@ -302,6 +310,8 @@ def _suite_request(args: argparse.Namespace) -> SuiteRequest:
         datasets=args.datasets,
         accuracy_limit=args.accuracy_limit,
         timeout_s=args.timeout,
+        backend=args.backend or os.environ.get("VEDLIOT_BACKEND") or None,
+        cross_check=args.cross_check,
     )
 
 

@@ -82,6 +82,8 @@ class RunRequest:
     seed: int = 0
     #: target name in the record (default $VEDLIOT_TARGET, else "local")
     target: Optional[str] = None
+    #: the platform's power mode for the record (default $VEDLIOT_POWER_MODE; Jetson suites: nvpmodel's)
+    power_mode: Optional[str] = None
     #: the worker is stopped after this many seconds (None: no limit)
     timeout_s: Optional[float] = None
 

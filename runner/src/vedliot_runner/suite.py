@@ -15,7 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from vedliot_runner.backends import REGISTRY
+from vedliot_runner.backends import REGISTRY, backend_type
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, BenchError, UsageError
 from vedliot_runner.measure import LoopSettings, Progress, StopFlag
 from vedliot_runner.record import ClassificationPredictions, DetectionPredictions
@@ -35,6 +35,8 @@ class TargetSuite:
     options: Tuple[Tuple[str, str], ...] = ()
     #: models of --quick (untuned TVM needs minutes per YoloV4 inference on a small CPU)
     quick_models: Tuple[str, ...] = SEED_MODELS
+    #: name the records' target after the platform found on this machine (NVIDIA boards and GPUs)
+    recognise: bool = False
 
 
 SUITES: Dict[str, TargetSuite] = {
@@ -43,6 +45,10 @@ SUITES: Dict[str, TargetSuite] = {
         TargetSuite("x86-onnxruntime", "onnxruntime", ("fp32", "fp16", "int8")),
         TargetSuite("x86-openvino", "openvino", ("fp32", "fp16", "int8")),
         TargetSuite("x86-tvm", "tvm", ("fp32", "fp16", "int8"), quick_models=("resnet50", "mobilenetv3_small")),
+        # NVIDIA: the report's TensorRT matrix (trtexec-built engines at fp32/fp16/int8, batch 1 and 8);
+        # the record's target is the platform recognised on the machine (nvidia_platform.py).
+        TargetSuite("cuda", "tensorrt", ("fp32", "fp16", "int8"), recognise=True),
+        TargetSuite("jetson", "tensorrt", ("fp32", "fp16", "int8"), recognise=True),
     )
 }
 
@@ -68,6 +74,7 @@ class SuiteRun:
     mode: str
     outcome: Optional[RunOutcome]
     message: Optional[str] = None
+    backend: str = ""
 
 
 #: the dataset directory (under --datasets) and kind each seed model is evaluated on
@@ -113,6 +120,14 @@ class SuiteRequest:
     datasets: Optional[Path] = None
     accuracy_limit: int = 0
     timeout_s: Optional[float] = None
+    #: run the matrix with this backend instead of the target's (jetson with trtexec on JetPack 4)
+    backend: Optional[str] = None
+    #: also run every performance configuration with this backend (trtexec), for the aggregator's
+    #: cross-check table
+    cross_check: Optional[str] = None
+    #: the records' target name (default: the suite's, or the recognised platform)
+    target_name: Optional[str] = None
+    power_mode: Optional[str] = None
 
 
 def _run_request(suite: SuiteRequest, backend: str, options: Dict[str, str], job: Tuple) -> RunRequest:
@@ -132,7 +147,8 @@ def _run_request(suite: SuiteRequest, backend: str, options: Dict[str, str], job
         output=suite.output,
         power=suite.power,
         accuracy=AccuracyRequest(dataset=dataset, limit=suite.accuracy_limit) if dataset else None,
-        target=suite.target,
+        target=suite.target_name or suite.target,
+        power_mode=suite.power_mode,
         timeout_s=suite.timeout_s,
     )
 
@@ -150,6 +166,31 @@ def _jobs(request: SuiteRequest, suite: TargetSuite, log: Callable[[str], None])
     return jobs
 
 
+def _backends(request: SuiteRequest, suite: TargetSuite) -> Tuple[str, Optional[str]]:
+    main = request.backend or suite.backend
+    for name, flag in ((main, "--backend"), (request.cross_check, "--cross-check")):
+        if name is not None and name not in REGISTRY:
+            raise UsageError("{} {}: choose from {}".format(flag, name, ", ".join(sorted(REGISTRY))))
+    if request.cross_check == main:
+        raise UsageError("--cross-check {}: that is the suite's own backend; name another".format(main))
+    return main, request.cross_check
+
+
+def _options_for(backend: str, given: Dict[str, str]) -> Dict[str, str]:
+    """The suite's backend options that this backend has (a cross-check backend takes the shared ones)."""
+    known = {f.name for f in dataclasses.fields(backend_type(backend).Options)}
+    return {k: v for k, v in given.items() if k in known}
+
+
+def _with_cross_checks(jobs: List[Tuple], main: str, cross: Optional[str]) -> List[Tuple]:
+    out = []
+    for job in jobs:
+        out.append((main, *job))
+        if cross is not None and job[4] is None:  # performance runs only: trtexec keeps no outputs
+            out.append((cross, *job))
+    return out
+
+
 def run_suite(
     request: SuiteRequest, log: Callable[[str], None] = print, progress: Optional[Progress] = None
 ) -> Tuple[int, List[SuiteRun]]:
@@ -158,30 +199,59 @@ def run_suite(
     if request.target not in SUITES:
         raise UsageError("--target {}: choose from {}".format(request.target, ", ".join(sorted(SUITES))))
     suite = SUITES[request.target]
-    if suite.backend not in REGISTRY:
-        raise UsageError("--target {}: backend {} is not registered".format(request.target, suite.backend))
+    main, cross = _backends(request, suite)
     options = dict(suite.options)
     options.update(request.backend_options)
-    jobs = _jobs(request, suite, log)
+    if suite.recognise and not request.target_name:
+        name, mode = recognised_target(suite.name, log)
+        request = dataclasses.replace(request, target_name=name, power_mode=request.power_mode or mode)
+    jobs = _with_cross_checks(_jobs(request, suite, log), main, cross)
     runs: List[SuiteRun] = []
     stop = StopFlag()
     for index, job in enumerate(jobs, 1):
-        model, precision, batch, mode, _ = job
-        label = "[{}/{}] {} {} {} batch {} {}".format(index, len(jobs), request.target, model, precision, batch, mode)
+        backend, model, precision, batch, mode, _ = job
+        who = "" if backend == suite.backend else backend + " "
+        label = "[{}/{}] {} {}{} {} batch {} {}".format(
+            index, len(jobs), request.target, who, model, precision, batch, mode
+        )
         try:
-            outcome = execute(_run_request(request, suite.backend, options, job), progress=progress, stop=stop)
+            run_request = _run_request(request, backend, _options_for(backend, options), job[1:])
+            outcome = execute(run_request, progress=progress, stop=stop)
         except BenchError as exc:
             # Nothing ran (a zoo file missing, a bad option, a signal between runs): the same
             # cause would hit every run of the suite, so say it once and stop.
             log("{}: {}".format(label, exc))
-            runs.append(SuiteRun(model, precision, batch, mode, None, str(exc)))
+            runs.append(SuiteRun(model, precision, batch, mode, None, str(exc), backend))
             return exc.exit_code, runs
-        runs.append(SuiteRun(model, precision, batch, mode, outcome, outcome.message))
+        runs.append(SuiteRun(model, precision, batch, mode, outcome, outcome.message, backend))
         log("{}: {}".format(label, _describe(outcome)))
         if outcome.record.status == "interrupted":
             return EXIT_INTERRUPTED, runs
     failed = any(r.outcome is not None and r.outcome.record.status == "failed" for r in runs)
     return (EXIT_RUNTIME if failed else EXIT_OK), runs
+
+
+def recognised_target(fallback: str, log: Callable[[str], None]) -> Tuple[str, Optional[str]]:
+    """(the catalog name of the NVIDIA platform found here, else the device's own name (the
+    aggregator then says which platform to add to the catalog), else the suite's name; the Jetson's
+    nvpmodel power mode)."""
+    from vedliot_runner import nvidia_platform
+
+    found = nvidia_platform.recognise()
+    mode = (
+        nvidia_platform.power_mode() if found is not None and found.evidence.startswith("/proc/device-tree") else None
+    )
+    if found is None:
+        log("platform: no NVIDIA board or GPU recognised here; records name the target '{}'".format(fallback))
+        return fallback, None
+    if mode:
+        log("power mode: {} (nvpmodel -q)".format(mode))
+    if found.catalog_id is None:
+        log("platform: {} ({}) is not in the platform catalog: records name it as found".format(
+            found.name, found.evidence))  # fmt: skip
+        return found.name, mode
+    log("platform: {} ({})".format(found.catalog_id, found.evidence))
+    return found.catalog_id, mode
 
 
 def _describe(outcome: RunOutcome) -> str:
