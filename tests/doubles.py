@@ -59,6 +59,18 @@ def pynvml(energy_supported: bool = True, instant_supported: bool = True) -> typ
         return values
 
     module.NVML_FI_DEV_POWER_INSTANT = 186
+    # Clocks, temperature and throttle reasons (nvidia-ml-py 13.615: the constants' values are
+    # checked against the real module by tests/test_power_telemetry.py). The GPU runs at 1410 MHz
+    # until `throttling` is set: then at 1095 MHz, power-capped and thermally slowed.
+    module.NVML_CLOCK_GRAPHICS, module.NVML_CLOCK_SM, module.NVML_CLOCK_MEM = 0, 1, 2
+    module.NVML_TEMPERATURE_GPU = 0
+    module.nvmlClocksThrottleReasonGpuIdle = 0x1
+    module.nvmlClocksThrottleReasonSwPowerCap = 0x4
+    module.nvmlClocksThrottleReasonSwThermalSlowdown = 0x20
+    module.throttling = False
+    module.nvmlDeviceGetClockInfo = lambda handle, type: (1095 if module.throttling else 1410) if type == 0 else 1215
+    module.nvmlDeviceGetTemperature = lambda handle, sensor: 83 if module.throttling else 61
+    module.nvmlDeviceGetCurrentClocksThrottleReasons = lambda handle: 0x24 if module.throttling else 0x0
     module.nvmlDeviceGetTotalEnergyConsumption = energy
     module.nvmlDeviceGetPowerUsage = power
     module.nvmlDeviceGetFieldValues = field_values

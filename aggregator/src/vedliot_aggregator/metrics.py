@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from vedliot_aggregator import power as power_metrics
-from vedliot_aggregator import scoring
+from vedliot_aggregator import scoring, throttle
 from vedliot_aggregator.catalog import Catalog
 from vedliot_aggregator.collect import Collection
 from vedliot_aggregator.importers.check import disagreements
@@ -148,7 +148,7 @@ def _warnings(
     requested, effective = record.precision.requested, record.precision.effective
     if effective and effective != requested:
         warnings.append(f"requested {requested}, ran {effective}")
-    warnings += power
+    warnings += power + throttle.warnings(record)
     if gops and not has_peak and record.provenance.kind != "published":
         warnings.append(
             f"no peak: target '{record.target.name}' is not in the platform catalog (add it with --catalog)"

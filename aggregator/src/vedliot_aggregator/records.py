@@ -184,6 +184,13 @@ class PowerValidity:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Telemetry:
+    units: dict[str, str]
+    t_ns: list[int]
+    values: dict[str, list[float | None]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Power:
     """Raw samples of one power source (`--power`)."""
 
@@ -202,6 +209,7 @@ class Power:
     interval_ms: float = 100.0
     sensor_period_s: float | None = None
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    telemetry: Telemetry | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

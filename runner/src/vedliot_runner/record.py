@@ -212,6 +212,16 @@ class PowerValidity:
 
 
 @dataclasses.dataclass
+class Telemetry:
+    """What the power source also reads at each poll: clocks, temperature, load, throttle reasons."""
+
+    #: channel -> unit ("MHz", "C", "%", "bitmask")
+    units: Dict[str, str]
+    t_ns: List[int]
+    values: Dict[str, List[Optional[float]]]
+
+
+@dataclasses.dataclass
 class PowerSection:
     """Raw power samples of one source, from the idle period to the end of the timed window."""
 
@@ -230,6 +240,9 @@ class PowerSection:
     samples: PowerSamples
     errors: List[SensorErrorInfo]
     validity: PowerValidity
+    telemetry: Optional[Telemetry] = None
+
+    OMIT_IF_NONE = ("telemetry",)
 
 
 @dataclasses.dataclass

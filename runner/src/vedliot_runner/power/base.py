@@ -56,6 +56,8 @@ class PowerSource:
         self.summed: List[str] = []
         #: what the record should say about the device and sensor (model, driver, paths)
         self.details: Dict[str, object] = {}
+        #: channels read besides power (name -> unit: MHz, C, %, bitmask), none by default
+        self.telemetry: Dict[str, str] = {}
 
     @classmethod
     def parse_options(cls, raw: Mapping[str, str]) -> Any:
@@ -79,6 +81,11 @@ class PowerSource:
 
     def poll(self) -> List[Reading]:
         raise NotImplementedError
+
+    def poll_telemetry(self) -> List[Reading]:
+        """Clocks, temperatures and the like read since the last call, one value per channel of
+        `telemetry` (None where a channel could not be read)."""
+        return []
 
     def close(self) -> None:
         pass

@@ -7,6 +7,10 @@ In order of preference, the first the GPU and driver offer:
    NVML_FI_DEV_POWER_INSTANT, newer drivers), sampled like any power sensor;
 3. power: nvmlDeviceGetPowerUsage (milliwatts), which on Ampere and newer is itself a 1-second
    average: a timed window shorter than that is flagged, and --min-power-seconds should be >= 1.
+
+With the power it reads the graphics and memory clocks, the temperature and the current clock
+throttle reasons (NVML's bitmask: power cap, thermal and hardware slowdowns), each where the GPU
+offers it; the aggregator warns when clocks were throttled during the timed window.
 """
 
 from __future__ import annotations
@@ -68,6 +72,39 @@ class NvmlSource(PowerSource):
         self.details["reading"] = MODES[self.mode][2]
         self.rails = ["gpu{}".format(self.index)]
         self.summed = list(self.rails)
+        self._readers = self._telemetry_readers(pynvml)
+        self.telemetry = {name: unit for name, (unit, _) in self._readers.items()}
+
+    def _telemetry_readers(self, pynvml) -> dict:
+        """The telemetry channels this GPU answers, each with its unit and its call."""
+        handle = self.handle
+        reasons = (
+            getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
+            or pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
+        )
+        wanted = {
+            "gpu_clock_mhz": ("MHz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_GRAPHICS)),
+            "memory_clock_mhz": ("MHz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_MEM)),
+            "temperature_c": ("C", lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)),
+            "throttle_reasons": ("bitmask", lambda: reasons(handle)),
+        }
+        working = {}
+        for name, (unit, read) in wanted.items():
+            try:
+                read()
+            except pynvml.NVMLError:
+                continue
+            working[name] = (unit, read)
+        return working
+
+    def poll_telemetry(self) -> List[Reading]:
+        row = []
+        for _, read in self._readers.values():
+            try:
+                row.append(float(read()))
+            except self.nvml.NVMLError:
+                row.append(None)
+        return [(now_ns(), tuple(row))] if row else []
 
     def _choose(self, pynvml) -> str:
         """The mode asked for, if the GPU offers it (else one line saying so), or the best offered."""

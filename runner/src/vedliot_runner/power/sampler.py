@@ -10,7 +10,14 @@ from typing import Dict, List, Optional, Tuple
 
 from vedliot_runner.options import as_record
 from vedliot_runner.power.base import PowerSource, Reading, SensorError
-from vedliot_runner.record import IdlePeriod, PowerSamples, PowerSection, PowerValidity, SensorErrorInfo
+from vedliot_runner.record import (
+    IdlePeriod,
+    PowerSamples,
+    PowerSection,
+    PowerValidity,
+    SensorErrorInfo,
+    Telemetry,
+)
 
 
 class Sampler:
@@ -19,6 +26,7 @@ class Sampler:
         self.spec = spec
         self.interval_s = source.interval_s()
         self.readings: List[Reading] = []
+        self.telemetry: List[Reading] = []
         self.errors: List[SensorErrorInfo] = []
         self.idle: Optional[IdlePeriod] = None
         self._stop = threading.Event()
@@ -49,8 +57,13 @@ class Sampler:
                 if len(self.errors) < 100:  # a dead sensor must not bloat the record
                     self.errors.append(SensorErrorInfo(t_ns=time.monotonic_ns(), message=str(exc)))
             return
+        try:
+            telemetry = self.source.poll_telemetry()
+        except SensorError:
+            telemetry = []  # clocks and temperatures are context: a failed read costs no power sample
         with self._lock:
             self.readings.extend(readings)
+            self.telemetry.extend(telemetry)
 
     def _loop(self) -> None:
         next_tick = time.monotonic() + self.interval_s
@@ -110,4 +123,17 @@ class Sampler:
             samples=PowerSamples(t_ns=[t for t, _ in readings], values=values),
             errors=errors,
             validity=validity,
+            telemetry=self._telemetry(),
         )
+
+    def _telemetry(self) -> Optional[Telemetry]:
+        channels = self.source.telemetry
+        with self._lock:
+            rows = sorted(self.telemetry, key=lambda reading: reading[0])
+        if not channels or not rows:
+            return None
+        values: Dict[str, List[Optional[float]]] = {name: [] for name in channels}
+        for _, row in rows:
+            for name, value in zip(channels, row):
+                values[name].append(None if value is None else round(float(value), 3))
+        return Telemetry(units=dict(channels), t_ns=[t for t, _ in rows], values=values)

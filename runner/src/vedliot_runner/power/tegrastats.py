@@ -7,6 +7,11 @@ JetPack 4 without ("POM_5V_IN 2335/2335", milliwatts), JetPack 7.2 with a third 
 value is used: the running average since tegrastats started would smear the idle period into the
 window. Which rails are summed comes from the board table (jetson_boards.py) unless rails= says;
 the record names the rule.
+
+Each line also gives the GPU's load and clock ("GR3D_FREQ 62%@306", Orin: "GR3D_FREQ 0%@[305,305]",
+one clock per GPC: the highest is kept), the memory clock ("EMC_FREQ 10%@1600") and the GPU's
+temperature ("GPU@43C", JetPack 6: "gpu@53.343C"; -256C is a sensor that is off): the record's
+telemetry, so that the aggregator can tell when the GPU clock moved during the window.
 """
 
 from __future__ import annotations
@@ -35,6 +40,31 @@ NO_RAILS = (
 )
 
 
+_GR3D = re.compile(r"\bGR3D_FREQ (\d+)%(?:@\[?([\d,]+)\]?)?")
+_EMC = re.compile(r"\bEMC_FREQ \d+%@(\d+)")
+_GPU_TEMP = re.compile(r"\b(?:GPU|gpu)@(-?[\d.]+)C\b")
+TELEMETRY = {"gpu_clock_mhz": "MHz", "gpu_load_pct": "%", "memory_clock_mhz": "MHz", "gpu_temperature_c": "C"}
+
+
+def parse_telemetry(line: str) -> Dict[str, Optional[float]]:
+    """The GPU's clock, load and temperature and the memory clock on one line (those it prints)."""
+    found: Dict[str, Optional[float]] = {}
+    gr3d = _GR3D.search(line)
+    if gr3d:
+        found["gpu_load_pct"] = float(gr3d.group(1))
+        clocks = [int(c) for c in (gr3d.group(2) or "").split(",") if c]
+        if clocks:
+            found["gpu_clock_mhz"] = float(max(clocks))
+    emc = _EMC.search(line)
+    if emc:
+        found["memory_clock_mhz"] = float(emc.group(1))
+    temperature = _GPU_TEMP.search(line)
+    if temperature:
+        value = float(temperature.group(1))
+        found["gpu_temperature_c"] = None if value <= -256 else value
+    return found
+
+
 def parse_line(line: str) -> Dict[str, float]:
     """Instant power of every rail on one tegrastats line, in watts (empty if none)."""
     return {name: int(instant) / 1000.0 for name, instant in _RAIL.findall(line) if name not in _NOT_POWER}
@@ -56,6 +86,7 @@ class TegrastatsSource(PowerSource):
         self.path = self.options.path
         self.process: Optional[subprocess.Popen] = None
         self.lines: queue.Queue[Reading] = queue.Queue()
+        self.telemetry_lines: queue.Queue[Reading] = queue.Queue()
         self.problem: Optional[str] = None
 
     def open(self) -> None:
@@ -91,7 +122,9 @@ class TegrastatsSource(PowerSource):
             "first_line": first.strip(),
             "rule": rule.details(),
         }
+        self.telemetry = {name: unit for name, unit in TELEMETRY.items() if name in parse_telemetry(first)}
         self.lines.put((now_ns(), tuple(rails[r] for r in self.rails)))
+        self._put_telemetry(now_ns(), first)
         threading.Thread(target=self._read, name="tegrastats-reader", daemon=True).start()
 
     def _read(self) -> None:
@@ -101,18 +134,22 @@ class TegrastatsSource(PowerSource):
             values = parse_line(line)
             if values:
                 self.lines.put((t, tuple(values.get(rail) for rail in self.rails)))
+                self._put_telemetry(t, line)
         self.problem = "tegrastats exited (code {})".format(self.process.poll())
 
+    def _put_telemetry(self, t: int, line: str) -> None:
+        if self.telemetry:
+            found = parse_telemetry(line)
+            self.telemetry_lines.put((t, tuple(found.get(name) for name in self.telemetry)))
+
     def poll(self) -> List[Reading]:
-        readings = []
-        while True:
-            try:
-                readings.append(self.lines.get_nowait())
-            except queue.Empty:
-                break
+        readings = _drain(self.lines)
         if not readings and self.problem:
             raise SensorError(self.problem)
         return readings
+
+    def poll_telemetry(self) -> List[Reading]:
+        return _drain(self.telemetry_lines)
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -122,3 +159,12 @@ class TegrastatsSource(PowerSource):
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.problem = self.problem or "closed"
+
+
+def _drain(lines: queue.Queue[Reading]) -> List[Reading]:
+    readings = []
+    while True:
+        try:
+            readings.append(lines.get_nowait())
+        except queue.Empty:
+            return readings
