@@ -57,3 +57,15 @@ def _ratio(ours, theirs) -> float | None:
     if ours is None or theirs is None or pd.isna(ours) or pd.isna(theirs) or not theirs:
         return None
     return float(ours) / float(theirs) - 1.0
+
+
+def display(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as printed in tables/cross-check.md: figures rounded, differences in percent."""
+    percent = lambda v: "" if v is None or pd.isna(v) else f"{v:+.1%}"  # noqa: E731
+    return pd.DataFrame({
+        "model": rows["model"], "precision": rows["precision"], "batch": rows["batch_size"], "mode": rows["mode"],
+        "copies timed": rows["copies"], "runner": rows["runner"], "runner IPS": rows["runner_ips"].map("{:.1f}".format),
+        "tool": rows["tool"], "tool IPS": rows["tool_ips"].map("{:.1f}".format),
+        "IPS difference": rows["ips_difference"].map(percent), "runner ms": rows["runner_ms"].map("{:.3f}".format),
+        "tool ms": rows["tool_ms"].map("{:.3f}".format), "ms difference": rows["ms_difference"].map(percent),
+    }).set_axis(rows["target"].rename("target"))  # fmt: skip

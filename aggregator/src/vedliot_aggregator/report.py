@@ -234,7 +234,7 @@ def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFram
     if len(cross):
         spreadsheet_safe(cross).to_csv(output / "tables" / "cross-check.csv", index=False)
         (output / "tables" / "cross-check.md").write_text(
-            "# The runner against the vendor's tool\n\n" + _markdown(cross.set_index("target")), encoding="utf-8"
+            "# The runner against the vendor's tool\n\n" + _markdown(crosscheck.display(cross)), encoding="utf-8"
         )
         written.append(output / "tables" / "cross-check.md")
     return written
