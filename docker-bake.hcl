@@ -104,7 +104,7 @@ target "jetson-jp5" {
   platforms  = ["linux/arm64"]
   args = {
     L4T_BASE    = "nvcr.io/nvidia/l4t-jetpack:r35.4.1"
-    CUDA_PYTHON = "cuda-python==11.8.7"
+    CUDA_PYTHON = "cuda-python==11.8.2"
   }
 }
 
