@@ -112,12 +112,22 @@ def _recs(tmp_path: Path, monkeypatch):
 
 
 @contextlib.contextmanager
+def _ina3221(tmp_path: Path, monkeypatch):
+    import jetson_sysfs
+
+    jetson_sysfs.build(tmp_path / "host", "orin-nx-jp5")
+    folder = next((tmp_path / "host").glob("sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*"))
+    yield Rig(f"ina3221:root={tmp_path / 'host'},interval_ms=20", lambda: (folder / "curr1_input").unlink())
+
+
+@contextlib.contextmanager
 def _external(tmp_path: Path, monkeypatch):
     # The meter logs on its own; the runner samples nothing and nothing can fail here.
     yield Rig("external:meter=usb,offset_s=0", sampled=False)
 
 
-RIGS = {"rapl": _rapl, "nvml": _nvml, "hailo": _hailo, "tegrastats": _tegrastats, "recs": _recs, "external": _external}
+RIGS = {"rapl": _rapl, "nvml": _nvml, "hailo": _hailo, "tegrastats": _tegrastats, "recs": _recs, "external": _external,
+        "ina3221": _ina3221}  # fmt: skip
 
 
 @pytest.fixture(params=SOURCES)

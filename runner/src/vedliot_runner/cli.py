@@ -197,7 +197,7 @@ def _add_power_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--power",
         metavar="SOURCE[:K=V,...]",
-        help="sample power during the run: rapl, nvml, tegrastats, hailo, recs, external or none; options "
+        help="sample power during the run: rapl, nvml, tegrastats, ina3221, hailo, recs, external or none; options "
         "after a colon, e.g. rapl:root=/sys/class/powercap,interval_ms=50 (see docs/power.md)",
     )
     parser.add_argument(
