@@ -5,7 +5,9 @@ the catalog names it, and a board the catalog lacks named as found."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,9 +84,38 @@ def test_the_power_mode_from_real_nvpmodel_output(query):
     mode = nvidia_platform.power_mode(query["text"])
     if "<name>" in query["text"]:
         return  # jetson-stats' emulator template, not a capture
-    name = re.search(r"NV Power Mode: (\S+)", query["text"]).group(1)
-    assert mode is not None and mode.startswith(name)
-    assert mode in (name, f"{name} (0)", f"{name} (1)")
+    match = re.search(r"NV Power Mode: (\S+)\n(\d+)?", query["text"] + "\n")
+    name, number = match.group(1), match.group(2)
+    assert mode == (f"{name} ({number})" if number else name)
+
+
+@pytest.mark.parametrize("show", [s for s in IDENTITY["jetson_clocks_show"] if s["complete"]], ids=lambda s: s["board"])
+def test_whether_jetson_clocks_pinned_the_gpu_from_real_output(show):
+    """The Nano's real `jetson_clocks --show` (GPU MinFreq=76800000 MaxFreq=921600000): not pinned;
+    the same output after jetson_clocks (minimum raised to the maximum): pinned."""
+    assert nvidia_platform.clocks_state(show["text"]) == "jetson_clocks off (GPU 77-922 MHz)"
+    pinned = show["text"].replace("GPU MinFreq=76800000", "GPU MinFreq=921600000")
+    assert nvidia_platform.clocks_state(pinned) == "jetson_clocks on (GPU 922 MHz)"
+
+
+def test_a_jetson_suite_records_the_power_mode(digits_zoo, tmp_path, monkeypatch):
+    _, model, compatible = next(j for j in JETSONS if j[0] == "jetson_orin_nx")
+    monkeypatch.setenv("VEDLIOT_HOST_ROOT", str(_device_tree(tmp_path / "host", model, compatible)))
+    monkeypatch.setenv("VEDLIOT_ENGINE_CACHE", str(tmp_path / "cache"))
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    query = next(q["text"] for q in IDENTITY["nvpmodel_q"] if q["text"] == "NV Power Mode: MAXN\n0")
+    show = next(s["text"] for s in IDENTITY["jetson_clocks_show"] if s["complete"])
+    for name, text in (("nvpmodel", query), ("jetson_clocks", show)):
+        (tools / name).write_text(f"#!{sys.executable}\nprint({text!r})\n")
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    code = main(["suite", "--target", "jetson", "--quick", "--zoo", str(digits_zoo), "--models", "digits",
+                 "--precisions", "fp32", "--output", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    assert code == 0
+    (record,) = assert_valid_records(tmp_path / "out")
+    assert record["target"]["name"] == "jetson_orin_nx"
+    assert record["target"]["power_mode"] == "MAXN (0); jetson_clocks off (GPU 77-922 MHz)"
 
 
 def test_every_recognised_platform_is_in_the_aggregator_catalog():

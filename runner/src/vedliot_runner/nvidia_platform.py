@@ -128,7 +128,34 @@ def power_mode(query: Optional[str] = None) -> Optional[str]:
         except (OSError, subprocess.TimeoutExpired):
             return None
         query = done.stdout
-    match = re.search(r"NV Power Mode: ?(\S+)\s*(?:\n\s*(\d+)\b)?", query)
+    match = re.search(r"NV Power Mode: ?(\S+)[ \t]*(?:\r?\n[ \t]*(\d+)\b)?", query)
     if match is None:
         return None
     return match.group(1) + (" ({})".format(match.group(2)) if match.group(2) else "")
+
+
+_GPU_FREQ = re.compile(r"^GPU MinFreq=(\d+) MaxFreq=(\d+) CurrentFreq=(\d+)", re.M)
+
+
+def clocks_state(show: Optional[str] = None) -> Optional[str]:
+    """Whether jetson_clocks pinned the GPU clock, from `jetson_clocks --show` ("GPU MinFreq=...
+    MaxFreq=... CurrentFreq=...": jetson_clocks sets the minimum to the maximum); None where it
+    cannot run (it needs root) or says nothing."""
+    if show is None:
+        import shutil
+        import subprocess
+
+        tool = shutil.which("jetson_clocks")
+        if tool is None:
+            return None
+        try:
+            show = subprocess.run([tool, "--show"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    match = _GPU_FREQ.search(show)
+    if match is None:
+        return None
+    low, high = int(match.group(1)) / 1e6, int(match.group(2)) / 1e6
+    if low == high:
+        return "jetson_clocks on (GPU {:.0f} MHz)".format(high)
+    return "jetson_clocks off (GPU {:.0f}-{:.0f} MHz)".format(low, high)

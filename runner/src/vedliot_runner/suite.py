@@ -238,14 +238,14 @@ def recognised_target(fallback: str, log: Callable[[str], None]) -> Tuple[str, O
     from vedliot_runner import nvidia_platform
 
     found = nvidia_platform.recognise()
-    mode = (
-        nvidia_platform.power_mode() if found is not None and found.evidence.startswith("/proc/device-tree") else None
-    )
+    on_jetson = found is not None and found.evidence.startswith("/proc/device-tree")
+    parts = [nvidia_platform.power_mode(), nvidia_platform.clocks_state()] if on_jetson else []
+    mode = "; ".join(p for p in parts if p) or None
     if found is None:
         log("platform: no NVIDIA board or GPU recognised here; records name the target '{}'".format(fallback))
         return fallback, None
     if mode:
-        log("power mode: {} (nvpmodel -q)".format(mode))
+        log("power mode: {} (nvpmodel -q, jetson_clocks --show)".format(mode))
     if found.catalog_id is None:
         log("platform: {} ({}) is not in the platform catalog: records name it as found".format(
             found.name, found.evidence))  # fmt: skip
