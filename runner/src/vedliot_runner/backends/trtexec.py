@@ -94,7 +94,7 @@ class TrtexecBackend(Backend):
             raise ModelFileError("{}: no such file".format(path))
         if path.suffix.lower() in trt_engine.ENGINE_SUFFIXES:
             self.plan, self.origin = path, "given"
-            probe = self._probe(["--loadEngine={}".format(path)], with_layers=False)
+            probe = self._probe(["--loadEngine={}".format(path)], with_layers=True)
             return self._declared(probe, {})
         if path.suffix.lower() != ".onnx":
             raise ModelFileError("{}: backend 'trtexec' takes an .onnx file or an .engine/.plan".format(path))
@@ -142,6 +142,8 @@ class TrtexecBackend(Backend):
             result = self.tool.run(args, times_path=times, layers_path=layers if with_layers else None)
         if result.trace:
             self.first_ms = result.trace[0].get("latencyMs")
+        # a build whose --help printed no version line says it in its own first line
+        self.tool_version = self.tool_version or result.log.version
         self.device_name, self.capability = result.log.device, result.log.compute_capability
         if result.layers is not None:
             counts = trt_engine.layer_precisions(result.layers)
