@@ -259,3 +259,18 @@ def large(path: Path, megabytes: int = 400) -> Path:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return path
+
+
+def custom_op(path: Path) -> Path:
+    """One node of an operator no runtime knows (domain com.example): what a vendor parser refuses."""
+    model = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Mystery", ["x"], ["y"], domain="com.example")],
+            "custom",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+    )
+    onnx.save(model, str(path))
+    return path

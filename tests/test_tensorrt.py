@@ -10,9 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from vedliot_runner import trt_engine
 
@@ -29,16 +27,7 @@ def onnx_models(tmp_path_factory):
     tiny = models.tiny(root / "tiny.onnx")
     models.qdq_int8(tiny, root / "tiny_int8.onnx")
     models.static_batch(root / "static1.onnx")
-    custom = helper.make_model(
-        helper.make_graph(
-            [helper.make_node("Mystery", ["x"], ["y"], domain="com.example")],
-            "custom",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
-        ),
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
-    )
-    onnx.save(custom, str(root / "custom_op.onnx"))
+    models.custom_op(root / "custom_op.onnx")
     return root
 
 

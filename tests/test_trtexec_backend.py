@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from vedliot_runner import trtexec_output
 from vedliot_runner.trtexec_run import Tool
@@ -130,16 +128,7 @@ def test_the_shared_parser_reads_device_engine_and_bindings_of_real_logs(name, d
 def onnx_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("trtexec-models")
     models.tiny(root / "tiny.onnx")
-    custom = helper.make_model(
-        helper.make_graph(
-            [helper.make_node("Mystery", ["x"], ["y"], domain="com.example")],
-            "custom",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
-        ),
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
-    )
-    onnx.save(custom, str(root / "custom_op.onnx"))
+    models.custom_op(root / "custom_op.onnx")
     return root
 
 

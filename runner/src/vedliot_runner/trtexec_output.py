@@ -201,6 +201,21 @@ def _from_command(log: TrtexecLog) -> None:
         log.model = options.get("onnx") or options.get("loadEngine") or options.get("deploy") or options.get("uff")
 
 
+def tool_summary(log: TrtexecLog, compute: bool = False) -> dict[str, str]:
+    """trtexec's own figures, verbatim: latency statistics (`mean_ms`, `p99_ms`, ...), with
+    `compute` the GPU compute time's too (`gpu_compute_mean_ms`, ...), `qps`, `walltime_s`, `queries`."""
+    summary = {"{}_ms".format(k): v for k, v in log.stats.get("latency", {}).items()}
+    if compute:
+        summary.update({"gpu_compute_{}_ms".format(k): v for k, v in log.stats.get("gpu_compute", {}).items()})
+    if log.throughput_qps is not None:
+        summary["qps"] = log.throughput_qps
+    if log.walltime_s is not None:
+        summary["walltime_s"] = log.walltime_s
+    if log.queries:
+        summary["queries"] = str(log.queries)
+    return summary
+
+
 # -- the --exportTimes trace ----------------------------------------------------------------------
 
 #: trtexec's --warmUp default, every version

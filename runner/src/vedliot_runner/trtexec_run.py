@@ -261,7 +261,7 @@ def timed(tool: Tool, plan: Path, shapes, dynamic: bool, settings, options, stop
         "name": "trtexec",
         "version": result.log.version,
         "command": result.log.command,
-        "summary": _summary(result.log),
+        "summary": trtexec_output.tool_summary(result.log, compute=True),
     }
     if progress is not None and out.window_start_ns is not None:
         progress("timed", (out.window_end_ns - out.window_start_ns) / 1e9, out.iterations, 0.0, 0)
@@ -333,15 +333,3 @@ def _fill(out, result: Result, warmup_ms: float, end_ns: int) -> None:
 
 def _warmup_count(log: trtexec_output.TrtexecLog) -> int:
     return log.warmup_queries or 0
-
-
-def _summary(log: trtexec_output.TrtexecLog) -> Dict[str, str]:
-    summary = {"{}_ms".format(k): v for k, v in log.stats.get("latency", {}).items()}
-    summary.update({"gpu_compute_{}_ms".format(k): v for k, v in log.stats.get("gpu_compute", {}).items()})
-    if log.throughput_qps is not None:
-        summary["qps"] = log.throughput_qps
-    if log.walltime_s is not None:
-        summary["walltime_s"] = log.walltime_s
-    if log.queries:
-        summary["queries"] = str(log.queries)
-    return summary

@@ -140,17 +140,9 @@ def _finish(record: dict, log, notes: list[str]) -> dict:
     if log.precision:
         record["config"]["backend_options"] = {"precision_flags": log.precision}
     return with_imported(
-        record, tool_version=log.version, command=log.command, tool_summary=_tool_summary(log), warnings=notes or None
+        record,
+        tool_version=log.version,
+        command=log.command,
+        tool_summary=trtexec_output.tool_summary(log) or None,
+        warnings=notes or None,
     )
-
-
-def _tool_summary(log) -> dict[str, str] | None:
-    latency = log.stats.get("latency", {})
-    summary = {f"{k}_ms": v for k, v in latency.items()}
-    if log.throughput_qps is not None:
-        summary["qps"] = log.throughput_qps
-    if log.walltime_s is not None:
-        summary["walltime_s"] = log.walltime_s
-    if log.queries:
-        summary["queries"] = str(log.queries)
-    return summary or None
