@@ -162,3 +162,10 @@ def test_an_unknown_gpu_is_named_as_found_and_the_aggregator_says_what_to_add(di
     (row,) = metrics.frame(collect.collect([tmp_path / "out"]), load_catalog()).to_dict("records")
     assert row["perf_ratio"] is None or row["perf_ratio"] != row["perf_ratio"]
     assert f"no peak: target '{name}' is not in the platform catalog" in row["warnings"]
+
+
+def test_a_wrong_option_of_the_suites_backend_is_refused_not_dropped(digits_zoo, tmp_path, capsys):
+    """A cross-check backend takes the options the two share; the suite's own takes every one."""
+    code = main(["suite", "--target", "cuda", "--quick", "--zoo", str(digits_zoo), "--models", "digits",
+                 "--cross-check", "trtexec", "--backend-option", "strams=2", "--output", str(tmp_path)])  # fmt: skip
+    assert code == 2 and "strams" in capsys.readouterr().err

@@ -215,7 +215,9 @@ def run_suite(
             index, len(jobs), request.target, who, model, precision, batch, mode
         )
         try:
-            run_request = _run_request(request, backend, _options_for(backend, options), job[1:])
+            # the suite's backend takes every option (a wrong one is an error); a cross-check, the shared ones
+            given = options if backend == main else _options_for(backend, options)
+            run_request = _run_request(request, backend, given, job[1:])
             outcome = execute(run_request, progress=progress, stop=stop)
         except BenchError as exc:
             # Nothing ran (a zoo file missing, a bad option, a signal between runs): the same
