@@ -101,6 +101,23 @@ def import_trtexec(
     _write_imported(record, output, quiet)
 
 
+@import_group.command(name="hailortcli")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", help="Model name (default: the network's name in the output).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch the HEF was compiled for (default 1).")
+@_common
+def import_hailortcli(file, model, batch_size, output, precision, target, ops_per_inference, quiet) -> None:
+    """Hailo's `hailortcli benchmark` or `hailortcli run` console output (saved with `| tee FILE`)."""
+    from vedliot_aggregator.importers import ImportFailure, hailortcli
+
+    given = Given(model=model, precision=precision, batch=batch_size, target=target, ops=ops_per_inference)
+    try:
+        record = hailortcli.read(file, given)
+    except ImportFailure as exc:
+        raise click.UsageError(str(exc)) from None
+    _write_imported(record, output, quiet)
+
+
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
