@@ -5,6 +5,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKES), os.environ.
 # ... and NVIDIA's trtexec, whose double runs on this interpreter (it needs onnx and onnxruntime).
 os.environ["PATH"] = os.pathsep.join([str(FAKES / "bin"), os.environ.get("PATH", "")])
 os.environ["VEDLIOT_FAKE_PYTHON"] = sys.executable
+# Engines the NVIDIA doubles build go to a directory of this session, not the user's ~/.cache.
+os.environ.setdefault("VEDLIOT_ENGINE_CACHE", tempfile.mkdtemp(prefix="vedliot-engines-"))
 
 
 def _int8_exact() -> bool:

@@ -30,7 +30,14 @@ def _aggregate(*args: str) -> list[dict]:
 
 @pytest.mark.parametrize(
     "backend, precision",
-    [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("litert", "int8")],
+    [
+        ("onnxruntime", "fp32"),
+        ("onnxruntime", "int8"),
+        ("openvino", "fp32"),
+        ("litert", "int8"),
+        ("tensorrt", "fp16"),
+        ("tensorrt", "int8"),
+    ],  # tensorrt: against the doubles (tests/fakes)
 )
 def test_digits_accuracy_on_backends(digits_zoo, run_inproc, tmp_path, backend, precision):
     out = tmp_path / "results"

@@ -238,3 +238,13 @@ def test_an_op_trtexec_refuses_is_unsupported(onnx_models, tmp_path):
     proc, record = run(onnx_models / "custom_op.onnx", tmp_path / "a")
     assert proc.returncode == 3 and record["status"] == "unsupported"
     assert "Plugin not found" in record["error"]["message"]
+
+
+def test_an_accuracy_run_is_unsupported(digits_zoo, tmp_path):
+    argv = [sys.executable, "-m", "vedliot_runner", "run", "--model", "zoo:digits", "--zoo", str(digits_zoo),
+            "--backend", "trtexec", "--dataset", f"imagenet:{digits_zoo / 'digits' / 'val'}", "--output",
+            str(tmp_path), "--quiet"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3 and "keeps no outputs" in proc.stderr
+    (record,) = assert_valid_records(tmp_path)
+    assert record["status"] == "unsupported"

@@ -166,5 +166,14 @@ def prepare(request: RunRequest) -> RunPlan:
         sampler=sampler,
         accuracy=accuracy,
         job=job,
-        missing=missing_requirement(request.backend.name),
+        missing=missing_requirement(request.backend.name) or _cannot_evaluate(request.backend.name, accuracy),
     )
+
+
+def _cannot_evaluate(backend: str, accuracy: Optional[AccuracyPlan]) -> Optional[str]:
+    """A self-timed backend (a vendor's benchmark tool) keeps no outputs to score."""
+    if accuracy is not None and getattr(backend_type(backend), "self_timed", False):
+        return "backend '{}' times itself and keeps no outputs: run accuracy with the backend that has them".format(
+            backend
+        )
+    return None
