@@ -124,6 +124,12 @@ def run_inproc(tmp_path, capsys):
     return call
 
 
+def run_runner(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m vedliot_runner ARGS` in a child process, `env` on top of this process's."""
+    return subprocess.run([sys.executable, "-m", "vedliot_runner", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
+
+
 @pytest.fixture
 def run_subprocess(tmp_path):
     """Run the real console script in a child process (exit codes, stderr, signals)."""

@@ -5,9 +5,6 @@ real engine layer information (tests/data/trtexec/layerinfo-*)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ import pytest
 from vedliot_runner import trt_engine
 
 import models
-from conftest import QUICK, assert_valid_records
+from conftest import QUICK, assert_valid_records, run_runner
 
 DATA = Path(__file__).parent / "data" / "trtexec"
 GENERATIONS = {"8.4.1": "bindings", "8.6.1": "named tensors", "10.3.0": "named tensors", "11.4.0": "named tensors"}
@@ -32,23 +29,8 @@ def onnx_models(tmp_path_factory):
 
 
 def run(model: Path, out: Path, *extra: str, env: dict | None = None, cache: Path | None = None):
-    argv = [
-        sys.executable,
-        "-m",
-        "vedliot_runner",
-        "run",
-        "--model",
-        str(model),
-        "--backend",
-        "tensorrt",
-        "--output",
-        str(out),
-        "--quiet",
-        *QUICK,
-        *extra,
-    ]
-    environment = {**os.environ, "VEDLIOT_ENGINE_CACHE": str(cache or out / "cache"), **(env or {})}
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=environment)
+    argv = ["run", "--model", str(model), "--backend", "tensorrt", "--output", str(out), "--quiet", *QUICK, *extra]
+    proc = run_runner(*argv, env={"VEDLIOT_ENGINE_CACHE": str(cache or out / "cache"), **(env or {})})
     return proc, newest(out) if assert_valid_records(out) else None
 
 

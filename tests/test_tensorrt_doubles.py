@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKES, QUICK, assert_valid_records
+from conftest import FAKES, QUICK, assert_valid_records, run_runner
 
 API = json.loads((Path(__file__).parent / "data" / "tensorrt-api" / "api-names.json").read_text())
 #: the double's version -> the wheel whose names it follows
@@ -141,21 +141,8 @@ def test_the_backend_on_real_cuda_python_without_a_gpu_writes_an_unsupported_rec
 
     model = models.tiny(tmp_path / "tiny.onnx")
     env = {**_without_fakes(), "PYTHONPATH": str(only_trt)}
-    argv = [
-        sys.executable,
-        "-m",
-        "vedliot_runner",
-        "run",
-        "--model",
-        str(model),
-        "--backend",
-        "tensorrt",
-        "--output",
-        str(tmp_path / "out"),
-        "--quiet",
-        *QUICK,
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    argv = ["run", "--model", str(model), "--backend", "tensorrt", "--output", str(tmp_path / "out"), "--quiet", *QUICK]
+    proc = run_runner(*argv, env=env)
     assert proc.returncode == 3, proc.stderr
     assert "no usable NVIDIA GPU" in proc.stderr and "--gpus all" in proc.stderr
     (record,) = assert_valid_records(tmp_path / "out")

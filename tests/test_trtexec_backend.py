@@ -17,7 +17,7 @@ from vedliot_runner import trtexec_output
 from vedliot_runner.trtexec_run import Tool
 
 import models
-from conftest import FAKES, QUICK, assert_valid_records
+from conftest import FAKES, QUICK, assert_valid_records, run_runner
 
 DATA = Path(__file__).parent / "data" / "trtexec"
 
@@ -133,23 +133,8 @@ def onnx_models(tmp_path_factory):
 
 
 def run(model: Path, out: Path, *extra: str, env: dict | None = None):
-    argv = [
-        sys.executable,
-        "-m",
-        "vedliot_runner",
-        "run",
-        "--model",
-        str(model),
-        "--backend",
-        "trtexec",
-        "--output",
-        str(out),
-        "--quiet",
-        *QUICK,
-        *extra,
-    ]
-    environment = {**os.environ, "VEDLIOT_ENGINE_CACHE": str(out.parent / "cache"), **(env or {})}
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=environment)
+    argv = ["run", "--model", str(model), "--backend", "trtexec", "--output", str(out), "--quiet", *QUICK, *extra]
+    proc = run_runner(*argv, env={"VEDLIOT_ENGINE_CACHE": str(out.parent / "cache"), **(env or {})})
     assert_valid_records(out)
     records = sorted(out.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
     return proc, json.loads(records[-1].read_text()) if records else None
