@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import contract
 from vedliot_aggregator.schema import is_sidecar, problems
 from vedliot_runner.cli import main as runner_main
 
@@ -28,6 +29,26 @@ os.environ["PATH"] = os.pathsep.join([str(FAKES / "bin"), os.environ.get("PATH",
 os.environ["VEDLIOT_FAKE_PYTHON"] = sys.executable
 # Engines the NVIDIA doubles build go to a directory of this session, not the user's ~/.cache.
 os.environ.setdefault("VEDLIOT_ENGINE_CACHE", tempfile.mkdtemp(prefix="vedliot-engines-"))
+
+
+def _build_libedgetpu_double() -> Path:
+    """libedgetpu's C API double (tests/fakes/libedgetpu), compiled for this session with the
+    system C compiler: a USB Edge TPU is "attached" unless a test says otherwise."""
+    out = Path(tempfile.mkdtemp(prefix="vedliot-libedgetpu-")) / "libedgetpu.so.1"
+    source = FAKES / "libedgetpu" / "libedgetpu_fake.c"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out), str(source)], check=True)
+    return out
+
+
+LIBEDGETPU_DOUBLE = _build_libedgetpu_double()
+os.environ["VEDLIOT_FAKE_EDGETPU"] = "usb:/sys/bus/usb/devices/2-1"
+contract.OPTIONS["edgetpu"] = {"library": str(LIBEDGETPU_DOUBLE)}
+# A Hailo-8 on the PCIe bus for the hailo_platform double
+os.environ["VEDLIOT_FAKE_HAILO"] = "0000:01:00.0"
+# The i.MX 8M Plus NPU double: present, a short "graph compilation", its cache in this session.
+os.environ["VEDLIOT_FAKE_VX_NPU"] = "1"
+os.environ["VEDLIOT_FAKE_VX_COMPILE_S"] = "0.1"
+os.environ.setdefault("VEDLIOT_VX_CACHE", tempfile.mkdtemp(prefix="vedliot-vx-"))
 
 
 def _int8_exact() -> bool:

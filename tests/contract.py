@@ -16,18 +16,58 @@ import numpy as np
 
 import models
 
-#: format -> (a dynamic-batch model, a model whose batch is fixed at 1), built under a directory
+EDGETPU_DATA = Path(__file__).parent / "data" / "edgetpu"
+
+
+def edgetpu_compiled(path: Path) -> Path:
+    """A real edgetpu_compiler output (a QUANTIZE on the CPU, then one Edge TPU subgraph) and the
+    model it was compiled from, which the tflite_runtime double runs in the TPU's place."""
+    stem = "N32-nMACs41287680_quant"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for name in (f"{stem}.tflite", f"{stem}_edgetpu.tflite"):
+        (path.parent / name).write_bytes((EDGETPU_DATA / name).read_bytes())
+    return path.parent / f"{stem}_edgetpu.tflite"
+
+
+def hef_of(onnx_builder):
+    """A HEF of the hailo_platform double: the ONNX model behind its header (tests/fakes/hailo_platform)."""
+
+    def build(path: Path) -> Path:
+        from hailo_platform import hef
+
+        onnx_path = onnx_builder(path.with_suffix(".onnx"))
+        return hef.write(onnx_path, path)
+
+    return build
+
+
+#: format -> (a dynamic-batch model or None where the format has none, a model whose batch is
+#: fixed at 1 or None where the format has no such thing), built under a directory
 FORMATS = {
     "onnx": (models.tiny, models.static_batch),
     "tflite": (models.tflite_tiny, models.tflite_static),
+    # Edge TPU models are compiled for fixed shapes: the battery runs them at batch 1
+    "edgetpu": (None, edgetpu_compiled),
+    # HailoRT streams any number of frames through a HEF: no batch is compiled in
+    "hef": (hef_of(models.tiny), None),
 }
+#: the precision a format's contract model runs at (the Edge TPU computes in 8-bit integers only)
+PRECISION = {"edgetpu": "int8", "hef": "int8"}
+#: backend options the batteries pass (the libedgetpu double is a file built for the session)
+OPTIONS: dict[str, dict[str, str]] = {}
 
 
-def build_models(root: Path) -> dict[str, tuple[Path, Path]]:
+def build_models(root: Path) -> dict[str, tuple[Path | None, Path | None]]:
     out = {}
     for fmt, (dynamic, static) in FORMATS.items():
-        out[fmt] = (dynamic(root / f"contract-dynamic.{fmt}"), static(root / f"contract-static.{fmt}"))
+        (root / fmt).mkdir(parents=True, exist_ok=True)
+        static_path = static(root / fmt / f"contract-static.{fmt}") if static else None
+        out[fmt] = (dynamic(root / f"contract-dynamic.{fmt}") if dynamic else None, static_path)
     return out
+
+
+def cli_options(name: str) -> list[str]:
+    return [arg for key, value in OPTIONS.get(name, {}).items() for arg in ("--backend-option", f"{key}={value}")]
 
 
 def worker_pids(parent: int) -> list[int]:

@@ -65,21 +65,29 @@ def _model(contract_models, name: str, static: bool = False):
     fmt = REGISTRY[name].format
     if fmt not in contract_models:
         pytest.fail(f"no contract model of format {fmt!r} for backend {name}: add one to tests/contract.py")
-    return contract_models[fmt][1 if static else 0]
+    dynamic, fixed = contract_models[fmt]
+    return fixed if static or dynamic is None else dynamic
+
+
+def _batch(contract_models, name: str) -> int:
+    """2, or 1 for a format whose models have their batch compiled in (Edge TPU)."""
+    return 1 if contract_models[REGISTRY[name].format][0] is None else 2
 
 
 def _self_timed(name: str) -> bool:
     return bool(getattr(backend_type(name), "self_timed", False))
 
 
-def _loaded(contract_models, name: str, batch: int = 2, mode: str = "latency"):
-    backend = backend_class(name)(BackendSettings(batch_size=batch, mode=mode, threads=1))
+def _loaded(contract_models, name: str, mode: str = "latency"):
+    settings = BackendSettings(batch_size=_batch(contract_models, name), mode=mode, threads=1)
+    settings.options = contract.OPTIONS.get(name)
+    backend = backend_class(name)(settings)
     inputs, outputs = backend.load(_model(contract_models, name))
     return backend, inputs, outputs
 
 
 def _loop(mode: str = "latency", **kw) -> LoopSettings:
-    base = dict(mode=mode, batch_size=2, warmup_iterations=0, warmup_seconds=0.0, min_iterations=1, min_seconds=0.0)
+    base = dict(mode=mode, batch_size=1, warmup_iterations=0, warmup_seconds=0.0, min_iterations=1, min_seconds=0.0)
     base.update(kw)
     if mode == "throughput":
         base.setdefault("requests_in_flight", 2)
@@ -99,7 +107,8 @@ def test_load_declares_the_signature_and_versions(contract_models, name):
 def test_effective_precision_is_read_back(contract_models, name):
     backend, _, _ = _loaded(contract_models, name)
     effective, detail = backend.effective_precision()
-    assert effective == "fp32" and effective in PRECISIONS and detail
+    expected = contract.PRECISION.get(REGISTRY[name].format, "fp32")
+    assert effective == expected and effective in PRECISIONS and detail
     backend.close()
 
 
@@ -107,14 +116,15 @@ def test_outputs_are_complete_host_arrays_when_predict_returns(contract_models, 
     """A backend that returned before its device finished, or handed out a buffer the next call
     overwrites, fails here: each call's output must be final and its own."""
     backend, inputs, _ = _loaded(contract_models, name)
-    first_feeds = synthetic_inputs(inputs, 2, seed=1)
+    batch = _batch(contract_models, name)
+    first_feeds = synthetic_inputs(inputs, batch, seed=1)
     if _self_timed(name):
         with pytest.raises(UnsupportedError, match="--backend"):
             backend.predict(first_feeds)
         return
     first = backend.predict(first_feeds)
     kept = [np.array(o, copy=True) for o in first]
-    second = backend.predict(synthetic_inputs(inputs, 2, seed=2))
+    second = backend.predict(synthetic_inputs(inputs, batch, seed=2))
     assert contract.finite_outputs(first) and contract.finite_outputs(second)
     for out, copy in zip(first, kept, strict=True):
         np.testing.assert_array_equal(out, copy)  # not overwritten by the second call
@@ -128,7 +138,7 @@ def test_outputs_are_complete_host_arrays_when_predict_returns(contract_models, 
 @pytest.mark.parametrize("mode", ["latency", "throughput"])
 def test_warmup_excluded_and_both_minimums_bind(contract_models, name, mode):
     backend, inputs, _ = _loaded(contract_models, name, mode=mode)
-    feeds = synthetic_inputs(inputs, 2, seed=0)
+    feeds = synthetic_inputs(inputs, _batch(contract_models, name), seed=0)
     by_count = measure(backend, feeds, _loop(mode, warmup_iterations=3, min_iterations=40), StopFlag())
     assert by_count.error is None and by_count.first_inference_ns > 0
     assert by_count.warmup_iterations >= 3 and by_count.iterations >= 40
@@ -141,7 +151,7 @@ def test_warmup_excluded_and_both_minimums_bind(contract_models, name, mode):
 @pytest.mark.parametrize("mode", ["latency", "throughput"])
 def test_runtime_errors_surface_as_exceptions(contract_models, name, mode):
     backend, inputs, _ = _loaded(contract_models, name, mode=mode)
-    feeds = synthetic_inputs(inputs, 2, seed=0)
+    feeds = synthetic_inputs(inputs, _batch(contract_models, name), seed=0)
     wrong = {key: np.zeros((3, 5, 7), dtype=np.int16) for key in feeds}  # neither the shape nor the type
     result: dict = {}
 
@@ -160,7 +170,7 @@ def test_runtime_errors_surface_as_exceptions(contract_models, name, mode):
 @pytest.mark.parametrize("mode", ["latency", "throughput"])
 def test_stop_requests_are_honoured(contract_models, name, mode):
     backend, inputs, _ = _loaded(contract_models, name, mode=mode)
-    feeds = synthetic_inputs(inputs, 2, seed=0)
+    feeds = synthetic_inputs(inputs, _batch(contract_models, name), seed=0)
     stop = StopFlag()
     threading.Timer(0.5, stop.request, args=("SIGINT",)).start()
     started = time.monotonic()
@@ -176,11 +186,13 @@ def test_stop_requests_are_honoured(contract_models, name, mode):
 
 def _argv(model, name, out, *extra) -> list[str]:
     return [sys.executable, "-m", "vedliot_runner", "run", "--model", str(model), "--backend", name,
-            "--output", str(out), "--threads", "1", *extra]  # fmt: skip
+            "--output", str(out), "--threads", "1", *contract.cli_options(name), *extra]  # fmt: skip
 
 
 def test_unsupported_record_for_a_batch_it_cannot_run(contract_models, name, tmp_path):
     model = _model(contract_models, name, static=True)
+    if model is None:
+        pytest.skip(f"{REGISTRY[name].format} models have no batch compiled in (tests/contract.py)")
     proc = subprocess.run(_argv(model, name, tmp_path, "--batch-size", "2", "--quiet", *QUICK),
                           capture_output=True, text=True, timeout=300, env=contract.environment())  # fmt: skip
     assert proc.returncode == 3, proc.stderr

@@ -148,7 +148,7 @@ def _warnings(
     requested, effective = record.precision.requested, record.precision.effective
     if effective and effective != requested:
         warnings.append(f"requested {requested}, ran {effective}")
-    warnings += power + throttle.warnings(record)
+    warnings += power + throttle.warnings(record) + _fallback(record)
     if gops and not has_peak and record.provenance.kind != "published":
         warnings.append(
             f"no peak: target '{record.target.name}' is not in the platform catalog (add it with --catalog)"
@@ -160,6 +160,16 @@ def _warnings(
     if record.memory is not None and record.memory.scope == "process" and record.memory.peak_rss_bytes:
         warnings.append("memory peak of the whole runner process (schema 1): may include earlier runs")
     return warnings + _imported_warnings(record, stats, ips)
+
+
+def _fallback(record: Record) -> list[str]:
+    """Operators an accelerator left to the CPU (Edge TPU, VX delegate): they often dominate latency."""
+    options = record.config.backend_options
+    count = options.get("cpu_ops")
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        return []
+    names = options.get("cpu_op_names")
+    return [f"{count} operator(s) fell back to the CPU" + (f" ({names})" if names else "")]
 
 
 def _imported_warnings(record: Record, stats: dict[str, Any], ips: float | None) -> list[str]:

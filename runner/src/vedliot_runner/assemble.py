@@ -115,12 +115,21 @@ def config(plan: RunPlan, report: WorkerReport, min_power_seconds: Optional[floa
         requests_in_flight=loaded.requests_in_flight if loaded is not None else loop.requests_in_flight,
         seed=request.seed,
         input_shapes=shapes,
-        backend_options=dict(loaded.resolved_options) if loaded is not None else as_record(plan.options),
+        backend_options=_backend_options(report, loaded, plan),
         power=request.power.spec if plan.sampler is not None else None,
         idle_seconds=request.power.idle_seconds if plan.sampler is not None else None,
         min_power_seconds=min_power_seconds,
         timeout_s=request.timeout_s,
     )
+
+
+def _backend_options(report: WorkerReport, loaded, plan: RunPlan) -> dict:
+    if loaded is None:
+        return as_record(plan.options)
+    options = dict(loaded.resolved_options)
+    if report.finished is not None and report.finished.resolved_options:
+        options.update(report.finished.resolved_options)  # learned while running (a graph cache written)
+    return options
 
 
 def accuracy(plan: RunPlan, report: WorkerReport, sidecar: Optional[DetectionPredictions]) -> Optional[AccuracySection]:

@@ -122,13 +122,19 @@ def _accuracy(request: RunRequest, zoo: Optional[ZooModel]) -> Optional[Accuracy
     return AccuracyPlan(spec, spec.load(request.accuracy.limit), recipe)
 
 
+def format_of(path: Path) -> str:
+    if path.name.lower().endswith("_edgetpu.tflite"):
+        return "edgetpu"  # edgetpu_compiler's output name
+    return FORMATS.get(path.suffix.lower(), "other")
+
+
 def _model_info(request: RunRequest, path: Path, zoo: Optional[ZooModel], task: Optional[str]) -> ModelInfo:
     return ModelInfo(
         name=request.model.name or request.model.zoo_name or request.model.model.stem,
         path=str(path),
         sha256=sha256_of(path),
         size_bytes=path.stat().st_size,
-        format=FORMATS.get(path.suffix.lower(), "other"),
+        format=format_of(path),
         task=task or (zoo.entry.get("task") if zoo is not None else None),
         ops_per_inference=ops_of(request, path, zoo),
     )

@@ -119,6 +119,8 @@ class Finished:
     evaluation: Any = None
     peak_rss_bytes: Optional[int] = None
     device_peak_bytes: Optional[int] = None
+    #: resolved options once the run is over: what the backend learned running (a graph cache written)
+    resolved_options: Optional[Dict[str, Scalar]] = None
 
 
 class Channel:

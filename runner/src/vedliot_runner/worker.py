@@ -137,7 +137,8 @@ def _finish(timing: Measurement, evaluation: Any, backend: Backend) -> Finished:
     if evaluation is not None:
         evaluation.timing = None
     device_peak = backend.device_memory_peak_bytes()
-    return Finished(timing, failure, evaluation, hostinfo.peak_rss_bytes(), device_peak)
+    options = backend.resolved_options()
+    return Finished(timing, failure, evaluation, hostinfo.peak_rss_bytes(), device_peak, options)
 
 
 def _with(loaded: Loaded, **changes: Any) -> Loaded:

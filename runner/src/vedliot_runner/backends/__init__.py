@@ -38,6 +38,14 @@ REGISTRY: Dict[str, BackendEntry] = {
     "litert": BackendEntry(
         "vedliot_runner.backends.litert", "LiteRtBackend", "litert", "tflite", ("ai_edge_litert|tflite_runtime",)
     ),
+    # Coral Edge TPU: *_edgetpu.tflite files (edgetpu_compiler's output) with libedgetpu
+    "edgetpu": BackendEntry(
+        "vedliot_runner.backends.edgetpu", "EdgeTpuBackend", "edgetpu", "edgetpu", ("tflite_runtime|ai_edge_litert",)
+    ),
+    # Hailo-8/8L: compiled .hef files through HailoRT 4.x (hailo_platform, from Hailo's own wheel)
+    "hailort": BackendEntry("vedliot_runner.backends.hailort", "HailoRtBackend", "hailort", "hef", ("hailo_platform",)),
+    # i.MX 8M Plus NPU: full-integer .tflite files with NXP's VX delegate
+    "vx": BackendEntry("vedliot_runner.backends.vx", "VxBackend", "vx", "tflite", ("tflite_runtime|ai_edge_litert",)),
 }
 
 

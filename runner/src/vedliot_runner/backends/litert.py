@@ -92,46 +92,62 @@ class LiteRtBackend(Backend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        self._module = _interpreter_module()
+        self._module = self.interpreter_module()
         self._interpreter = None
         self._path: Optional[Path] = None
         self._inputs: List[Dict] = []
         self._outputs: List[Dict] = []
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
         self._delegated: Optional[str] = None
+        self._ops: List[Dict] = []
         self._threads = self.options.num_threads or self.threads
-        self._delegate_options = parse_delegate_options(self.options.delegate_options)
+        self._delegate = self.delegate_spec()
+
+    @staticmethod
+    def interpreter_module():
+        return _interpreter_module()
+
+    def delegate_spec(self) -> Optional[Tuple[str, Dict[str, str]]]:
+        """(library, options) of the delegate to load, or None for the CPU."""
+        if not self.options.delegate:
+            return None
+        options = parse_delegate_options(self.options.delegate_options)
         if self.options.device is not None:
-            self._delegate_options.setdefault("device", self.options.device)
+            options.setdefault("device", self.options.device)
+        return self.options.delegate, options
+
+    def interpreter_kwargs(self) -> Dict:
+        """More keyword arguments of Interpreter() (a backend turning off the default delegates)."""
+        return {}
+
+    def delegate_failed(self, library: str, exc: Exception) -> Exception:
+        """The error to raise when load_delegate(library) raised `exc`."""
+        return UnsupportedError(
+            "LiteRT delegate {} could not be loaded ({}); is its runtime and device present?".format(
+                library, first_line(exc)
+            )
+        )
 
     def version(self) -> Optional[str]:
         import importlib
 
-        for package in ("ai_edge_litert", "tflite_runtime"):
-            try:
-                module = importlib.import_module(package)
-            except ImportError:
-                continue
-            return getattr(module, "__version__", None) or _metadata_version(package.replace("_", "-"))
-        return None
+        package = self._module.__name__.split(".", 1)[0]
+        module = importlib.import_module(package)
+        return getattr(module, "__version__", None) or _metadata_version(package.replace("_", "-"))
 
     def packages(self) -> Dict[str, Optional[str]]:
         package = self._module.__name__.split(".", 1)[0]
         return {package.replace("_", "-"): self.version()}
 
     def _delegates(self) -> list:
-        path = self.options.delegate
-        if not path:
+        if self._delegate is None:
             return []
+        library, options = self._delegate
         try:
             with native_output_captured():
-                return [self._module.load_delegate(path, self._delegate_options)]
+                return [self._module.load_delegate(library, options)]
         except (ValueError, OSError, RuntimeError) as exc:
-            raise UnsupportedError(
-                "LiteRT delegate {} could not be loaded ({}); is its runtime and device present?".format(
-                    path, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                )
-            ) from None
+            raise self.delegate_failed(library, exc) from None
 
     def _interpreter_for(self, path: Path):
         """A ready interpreter of `path`: delegates applied, inputs resized, tensors allocated.
@@ -140,11 +156,13 @@ class LiteRtBackend(Backend):
         try:
             with native_output_captured():
                 interpreter = self._module.Interpreter(
-                    model_path=str(path), experimental_delegates=delegates or None, num_threads=self._threads
+                    model_path=str(path),
+                    experimental_delegates=delegates or None,
+                    num_threads=self._threads,
+                    **self.interpreter_kwargs(),
                 )
         except (ValueError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError("{}: LiteRT cannot load it: {}".format(path, first)) from None
+            raise ModelFileError("{}: LiteRT cannot load it: {}".format(path, first_line(exc))) from None
         declared = [self._tensor(d) for d in interpreter.get_input_details()]
         for detail in interpreter.get_input_details():
             signature = list(detail.get("shape_signature", detail["shape"]))
@@ -171,9 +189,11 @@ class LiteRtBackend(Backend):
         self._inputs = interpreter.get_input_details()
         self._outputs = interpreter.get_output_details()
         self._precision = self._tensor_precision(delegated)
-        ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
-        delegate_kernels = ops.pop("DELEGATE", 0)
-        self._delegated = "{} delegate kernel(s) over {} ops".format(delegate_kernels, sum(ops.values()))
+        self._ops = interpreter._get_ops_details()
+        kernels = sum(1 for op in self._ops if op["op_name"] == "DELEGATE")
+        self._delegated = "{} of {} ops in {} delegate kernel(s)".format(
+            len(delegated_nodes(self._ops)), len(self._ops) - kernels, kernels
+        )
         return declared_inputs, [self._tensor(d) for d in self._outputs]
 
     @staticmethod
@@ -235,6 +255,36 @@ class LiteRtBackend(Backend):
 
     def close(self) -> None:
         self._interpreter = None
+
+
+def delegated_nodes(ops: List[Dict]) -> set:
+    """Indices of the operators a delegate took over. LiteRT keeps every original node in
+    _get_ops_details() and appends one DELEGATE node per partition, whose outputs are the
+    partition's outputs and whose inputs its inputs: the taken nodes are those reached walking
+    back from a DELEGATE node's outputs to its inputs."""
+    producers = {}
+    for op in ops:
+        if op["op_name"] != "DELEGATE":
+            producers.update((int(t), op["index"]) for t in op["outputs"])
+    taken = set()
+    for op in ops:
+        if op["op_name"] != "DELEGATE":
+            continue
+        stop = {int(t) for t in op["inputs"]}
+        stack = [int(t) for t in op["outputs"]]
+        while stack:
+            tensor = stack.pop()
+            if tensor in stop or tensor not in producers or producers[tensor] in taken:
+                continue
+            node = producers[tensor]
+            taken.add(node)
+            stack.extend(int(t) for t in ops[node]["inputs"] if int(t) >= 0)
+    return taken
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _metadata_version(distribution: str) -> Optional[str]:
