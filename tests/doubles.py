@@ -1,6 +1,7 @@
 """Doubles of vendor Python APIs this machine cannot have, following their documented calls:
-nvidia-ml-py (pynvml) and HailoRT's hailo_platform power API. Each has a `fail` switch so the
-contract battery can break the sensor mid-run."""
+nvidia-ml-py (pynvml), with a `fail` switch so the contract battery can break the sensor mid-run.
+HailoRT's hailo_platform is a package (tests/fakes/hailo_platform): its power meter runs in a
+process of its own."""
 
 from __future__ import annotations
 
@@ -75,58 +76,3 @@ def pynvml(energy_supported: bool = True, instant_supported: bool = True) -> typ
     module.nvmlDeviceGetPowerUsage = power
     module.nvmlDeviceGetFieldValues = field_values
     return module
-
-
-def hailo_platform(fail_open: bool = False) -> types.ModuleType:
-    """hailo_platform's documented power API (HailoRT pyhailort.py: Device, Control.*_power_measurement,
-    PowerMeasurementData, the enums) over a simulated 2.5 W module."""
-    hp = types.ModuleType("hailo_platform")
-
-    class HailoRTException(Exception):
-        pass
-
-    def enum(name, members):
-        return type(name, (), {m: f"{name}.{m}" for m in members})
-
-    hp.HailoRTException = HailoRTException
-    hp.DvmTypes = enum("DvmTypes", ["AUTO", "VDD_CORE", "OVERCURRENT_PROTECTION"])
-    hp.PowerMeasurementTypes = enum("PowerMeasurementTypes", ["AUTO", "POWER", "CURRENT"])
-    hp.MeasurementBufferIndex = enum("MeasurementBufferIndex", [f"MEASUREMENT_BUFFER_INDEX_{i}" for i in range(4)])
-    hp.SamplingPeriod = enum("SamplingPeriod", [f"PERIOD_{p}us" for p in (140, 204, 332, 588, 1100, 2116)])
-    hp.AveragingFactor = enum("AveragingFactor", [f"AVERAGE_{a}" for a in (1, 4, 16, 64, 128, 256)])
-    hp.log = []
-    #: set to make every reading fail
-    hp.failing = False
-
-    class Data:
-        def __init__(self, n):
-            self.average_value, self.min_value, self.max_value = 2.5, 2.4, 2.6
-            self.average_time_value_milliseconds, self.total_number_of_samples = 35.2, n
-
-    class Control:
-        def stop_power_measurement(self):
-            hp.log.append("stop")
-
-        def set_power_measurement(self, buffer_index, dvm, measurement_type):
-            if fail_open:
-                raise HailoRTException("libhailort failed with error: 8 (HAILO_UNSUPPORTED_OPCODE)")
-            hp.log.append(("set", buffer_index, dvm, measurement_type))
-
-        def start_power_measurement(self, averaging_factor, sampling_period):
-            hp.log.append(("start", averaging_factor, sampling_period))
-
-        def get_power_measurement(self, buffer_index, should_clear):
-            assert should_clear is True
-            if hp.failing:
-                raise HailoRTException("libhailort failed with error: 4 (HAILO_TIMEOUT)")
-            return Data(3)
-
-    class Device:
-        def __init__(self, device_id=None):
-            self.control = Control()
-
-        def release(self):
-            hp.log.append("release")
-
-    hp.Device = Device
-    return hp

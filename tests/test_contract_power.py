@@ -2,8 +2,8 @@
 
 Each source runs against a rig: the real file format or protocol where this machine can host it
 (a powercap tree, a tegrastats executable, a RECS HTTP server) and a double of the vendor API
-where it cannot (pynvml, hailo_platform; tests/doubles.py). A source added to the registry needs
-a rig in RIGS; the battery then checks what every source must do:
+where it cannot (pynvml in tests/doubles.py, hailo_platform in tests/fakes). A source added to
+the registry needs a rig in RIGS; the battery then checks what every source must do:
 
 - typed options: every option documented, a wrong value refused in one line naming it;
 - readings on the timing loop's clock (time.monotonic_ns), finite, one value per rail;
@@ -62,9 +62,10 @@ def _nvml(tmp_path: Path, monkeypatch):
 
 @contextlib.contextmanager
 def _hailo(tmp_path: Path, monkeypatch):
-    module = doubles.hailo_platform()
-    monkeypatch.setitem(sys.modules, "hailo_platform", module)
-    yield Rig("hailo:interval_ms=20", lambda: setattr(module, "failing", True))
+    # the meter is a process of its own: the double's sensor fails once this file exists
+    failing = tmp_path / "sensor-fails"
+    monkeypatch.setenv("VEDLIOT_FAKE_HAILO_POWER_FAIL_FILE", str(failing))
+    yield Rig("hailo:interval_ms=20", failing.touch)
 
 
 @contextlib.contextmanager

@@ -123,3 +123,13 @@ def test_a_file_that_is_not_a_hef_is_one_line_and_exit_2(run_subprocess, tmp_pat
     result = _run(run_subprocess, bogus)
     assert result.code == 2, result.err
     assert "bogus.hef: HailoRT cannot read it as a HEF (Invalid HEF" in result.err and "Traceback" not in result.err
+
+
+def test_power_measured_from_another_process_while_the_backend_holds_the_device(run_subprocess, hef_file):
+    result = _run(run_subprocess, hef_file, extra=["--power", "hailo:interval_ms=20", "--min-seconds", "0.5"])
+    assert result.code == 0, result.err
+    power = result.records[0]["power"]
+    assert power["source"] == "hailo" and power["details"]["process"] == "separate (hailo_meter)"
+    window = result.records[0]["timing"]
+    inside = [t for t in power["samples"]["t_ns"] if window["window_start_ns"] <= t <= window["window_end_ns"]]
+    assert len(inside) >= 5 and set(power["samples"]["values"]["hailo"]) == {2.5}

@@ -4,6 +4,7 @@ from hailo-ai/hailort at v4.17.0, v4.18.0 and v4.23.0 (tests/data/hailort-api/ap
 
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import json
@@ -38,6 +39,8 @@ CALLED = [
     ("VDevice", "get_physical_devices"), ("VDevice", "release"), ("ConfigureParams", "create_from_hef"),
     ("InputVStreamParams", "make"), ("OutputVStreamParams", "make"), ("InferVStreams", "infer"),
     ("ConfiguredNetwork", "activate"), ("Device", "__init__"), ("Device", "scan"), ("Control", "identify"),
+    ("Control", "set_power_measurement"), ("Control", "start_power_measurement"),
+    ("Control", "stop_power_measurement"), ("Control", "get_power_measurement"),
 ]  # fmt: skip
 INFER_MODEL = [
     ("InferModel", "set_batch_size"), ("InferModel", "input"), ("InferModel", "configure"),
@@ -54,7 +57,18 @@ def _signature_line(module, owner: str, method: str) -> str:
         obj = getattr(obj, part)
     function = inspect.getattr_static(obj, method)
     function = getattr(function, "__func__", function)
-    return f"def {method}{inspect.signature(function)}:".replace('"', "'")
+    parameters = []
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind == parameter.KEYWORD_ONLY and "*" not in parameters:
+            parameters.append("*")
+        default = parameter.default
+        if default is parameter.empty:
+            parameters.append(parameter.name)
+        elif isinstance(default, enum.Enum):  # written as in the source: AveragingFactor.AVERAGE_256
+            parameters.append(f"{parameter.name}={type(default).__name__}.{default.name}")
+        else:
+            parameters.append(f"{parameter.name}={default!r}")
+    return f"def {method}({', '.join(parameters)}):".replace('"', "'")
 
 
 @pytest.mark.parametrize(

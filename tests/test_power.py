@@ -210,24 +210,45 @@ def test_nvml_a_mode_the_gpu_lacks_is_one_line(monkeypatch):
         sampler.start()
 
 
-def test_hailo_buffered_measurement(monkeypatch):
-    hp = doubles.hailo_platform()
-    monkeypatch.setitem(sys.modules, "hailo_platform", hp)
+def test_hailo_buffered_measurement_from_a_process_of_its_own(monkeypatch, tmp_path):
+    """Hailo advises measuring power from another process than the inference's: the sampler's
+    meter is a child process (power/hailo_meter.py) over the hailo_platform double."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("VEDLIOT_FAKE_HAILO_LOG", str(log))
+    monkeypatch.setenv("VEDLIOT_FAKE_HAILO_POWER_W", "2.5")
     sampler = sampler_for("hailo:interval_ms=20,averaging=16,sampling_period_us=1100")
     sampler.start()
-    time.sleep(0.2)
+    time.sleep(0.3)
     sampler.stop()
     record = sampler.to_record(None)
     assert set(record.samples.values["hailo"]) == {2.5} and len(record.samples.t_ns) >= 3
-    set_call = next(e for e in hp.log if e[0] == "set")
-    assert set_call[2:] == ("DvmTypes.AUTO", "PowerMeasurementTypes.POWER")
-    assert ("start", "AveragingFactor.AVERAGE_16", "SamplingPeriod.PERIOD_1100us") in hp.log
-    assert hp.log[-2:] == ["stop", "release"]  # stop re-enables the overcurrent protection
-    monkeypatch.setitem(sys.modules, "hailo_platform", doubles.hailo_platform(fail_open=True))
-    with pytest.raises(UsageError, match=r"UNSUPPORTED_OPCODE.*power sensor"):
-        sampler_for("hailo").start()
+    assert record.details["process"] == "separate (hailo_meter)"
+    assert all(t < time.monotonic_ns() for t in record.samples.t_ns)  # one clock across processes
+    calls = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+    assert (
+        "set",
+        "MeasurementBufferIndex.MEASUREMENT_BUFFER_INDEX_0",
+        "DvmTypes.AUTO",
+        "PowerMeasurementTypes.POWER",
+    ) in calls
+    assert ("start", "AveragingFactor.AVERAGE_16", "SamplingPeriod.PERIOD_1100us") in calls
+    assert calls[-2:] == [("stop",), ("release",)]  # stop re-enables the overcurrent protection
     with pytest.raises(UsageError, match="averaging=3: choose from 1, 4, 16"):
         sampler_for("hailo:averaging=3")
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"VEDLIOT_FAKE_HAILO_NO_SENSOR": "1"}, r"libhailort control operation failed.*power sensor"),
+        ({"VEDLIOT_FAKE_HAILO": ""}, r"HailoRT device not found in the system"),
+    ],
+)
+def test_hailo_without_a_sensor_or_a_device_is_one_line(monkeypatch, env, expected):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(UsageError, match=expected):
+        sampler_for("hailo").start()
 
 
 # -- RECS over real HTTP ----------------------------------------------------------------------------

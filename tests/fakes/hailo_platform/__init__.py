@@ -19,28 +19,38 @@ __version__ = os.environ.get("VEDLIOT_FAKE_HAILORT_VERSION", "4.23.0")
 
 from hailo_platform.pyhailort.pyhailort import (
     HEF,
+    AveragingFactor,
     ConfigureParams,
     Device,
+    DvmTypes,
     FormatType,
     HailoRTException,
     HailoSchedulingAlgorithm,
     HailoStreamInterface,
     InferVStreams,
     InputVStreamParams,
+    MeasurementBufferIndex,
     OutputVStreamParams,
+    PowerMeasurementTypes,
+    SamplingPeriod,
     VDevice,
 )
 
 __all__ = [
     "HEF",
+    "AveragingFactor",
     "ConfigureParams",
     "Device",
+    "DvmTypes",
     "FormatType",
     "HailoRTException",
     "HailoSchedulingAlgorithm",
     "HailoStreamInterface",
     "InferVStreams",
     "InputVStreamParams",
+    "MeasurementBufferIndex",
     "OutputVStreamParams",
+    "PowerMeasurementTypes",
+    "SamplingPeriod",
     "VDevice",
 ]

@@ -1,6 +1,8 @@
 """Hailo-8 through HailoRT's power-measurement API (hailo_platform), on the device being benchmarked.
 
-The firmware samples the board's INA231 continuously (start_power_measurement) into a buffer; each
+The measurement runs in a process of its own (power/hailo_meter.py), as Hailo's power tutorial
+advises: the inference's process keeps the device's streams, the meter its control channel. The
+firmware samples the board's INA231 continuously (start_power_measurement) into a buffer; each
 poll reads and clears it (get_power_measurement(should_clear=True)), so every reading is the
 average power in watts since the previous one, stamped at the middle of its interval. DVM AUTO
 measures the whole module on M.2/mPCIe cards (OVERCURRENT_PROTECTION, whose protection is off while
@@ -10,11 +12,16 @@ measuring and back on at stop_power_measurement) and the core rails on the EVB.
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+import json
+import queue
+import subprocess
+import sys
+import threading
+from typing import List, Optional, Tuple
 
 from vedliot_runner.errors import UsageError
 from vedliot_runner.options import option
-from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError, now_ns
+from vedliot_runner.power.base import PowerOptions, PowerSource, Reading, SensorError
 
 _PERIODS_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)
 _AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)
@@ -37,65 +44,72 @@ class HailoSource(PowerSource):
         super().__init__(options)
         self.period_us = self.options.sampling_period_us
         self.average = self.options.averaging
-        self.device = None
-        self.control = None
-        self.last_ns = 0
+        self.process: Optional[subprocess.Popen] = None
+        self.lines: queue.Queue[Tuple[str, object]] = queue.Queue()
 
     def open(self) -> None:
+        argv = [sys.executable, "-m", "vedliot_runner.power.hailo_meter", "--period-us", str(self.period_us),
+                "--averaging", str(self.average), "--interval-s", str(self.interval_s())]  # fmt: skip
+        if self.options.device:
+            argv += ["--device", self.options.device]
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True
+        )
+        threading.Thread(target=self._read, name="hailo-meter", daemon=True).start()
         try:
-            import hailo_platform as hp
-        except ImportError:
-            raise UsageError("--power hailo needs HailoRT's Python package (hailo_platform) from Hailo") from None
-        self.hp = hp
-        try:
-            self.device = hp.Device(self.options.device)
-            self.control = self.device.control
-            self.control.stop_power_measurement()  # clears what an earlier process left
-            self.control.set_power_measurement(
-                buffer_index=hp.MeasurementBufferIndex.MEASUREMENT_BUFFER_INDEX_0,
-                dvm=hp.DvmTypes.AUTO,
-                measurement_type=hp.PowerMeasurementTypes.POWER,
-            )
-            self.control.start_power_measurement(
-                averaging_factor=getattr(hp.AveragingFactor, "AVERAGE_{}".format(self.average)),
-                sampling_period=getattr(hp.SamplingPeriod, "PERIOD_{}us".format(self.period_us)),
-            )
-        except hp.HailoRTException as exc:
+            kind, value = self.lines.get(timeout=30)
+        except queue.Empty:
+            kind, value = "fatal", "the meter process did not start within 30 s"
+        if kind != "ready":
             self.close()
-            raise UsageError("--power hailo: {} (does the board have a power sensor?)".format(exc)) from None
-        self.last_ns = now_ns()
+            raise UsageError("--power hailo: {} (is a Hailo device here, with a power sensor?)".format(value))
         self.rails = ["hailo"]
         self.summed = ["hailo"]
         # The sensor delivers a value every 2 x period x averaging (HailoRT docs).
         self.details = {
-            "device": self.options.device or "first found",
+            "device": value.get("device") or self.options.device or "first found",
             "dvm": "AUTO",
             "sensor_value_every_ms": 2 * self.period_us * self.average / 1000.0,
+            "process": "separate (hailo_meter)",
         }
 
+    def _read(self) -> None:
+        process = self.process
+        for line in process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if "t_ns" in message:
+                self.lines.put(("reading", (int(message["t_ns"]), (float(message["w"]),))))
+            else:
+                kind = next(iter(message))
+                self.lines.put((kind, message[kind]))
+        self.lines.put(("fatal", "the meter process ended (exit code {})".format(process.wait())))
+
     def poll(self) -> List[Reading]:
-        hp = self.hp
-        try:
-            data = self.control.get_power_measurement(
-                buffer_index=hp.MeasurementBufferIndex.MEASUREMENT_BUFFER_INDEX_0, should_clear=True
-            )
-        except hp.HailoRTException as exc:
-            raise SensorError("HailoRT: {}".format(exc)) from None
-        t = now_ns()
-        middle, self.last_ns = (self.last_ns + t) // 2, t
-        if not data.total_number_of_samples:
-            return []  # no new sensor value since the last poll
-        return [(middle, (float(data.average_value),))]
+        readings: List[Reading] = []
+        problems = []
+        while True:
+            try:
+                kind, value = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "reading":
+                readings.append(value)
+            else:
+                problems.append(str(value))
+        if problems and not readings:
+            raise SensorError(problems[0])
+        return readings
 
     def close(self) -> None:
-        if self.control is not None:
-            try:
-                self.control.stop_power_measurement()
-            except Exception:  # noqa: BLE001 - closing must not mask the run's own outcome
-                pass
-        if self.device is not None:
-            try:
-                self.device.release()
-            except Exception:  # noqa: BLE001
-                pass
-        self.control = self.device = None
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            process.stdin.close()  # the meter stops the measurement and releases the device
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()

@@ -1,6 +1,7 @@
 """hailo_platform.pyhailort.pyhailort double: see the package docstring."""
 
 import enum
+import json
 import os
 
 import numpy as np
@@ -8,9 +9,17 @@ import numpy as np
 from hailo_platform import hef as _hef
 
 _VERSION = tuple(int(x) for x in os.environ.get("VEDLIOT_FAKE_HAILORT_VERSION", "4.23.0").split(".")[:3])
-_STATUS = {2: "HAILO_INVALID_ARGUMENT", 4: "HAILO_TIMEOUT", 26: "HAILO_INVALID_HEF", 61: "HAILO_NOT_FOUND",
-           69: "HAILO_NETWORK_GROUP_NOT_ACTIVATED", 74: "HAILO_OUT_OF_PHYSICAL_DEVICES",
-           76: "HAILO_INVALID_DRIVER_VERSION", 93: "HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE"}  # fmt: skip
+_STATUS = {
+    2: "HAILO_INVALID_ARGUMENT",
+    4: "HAILO_TIMEOUT",
+    18: "HAILO_FW_CONTROL_FAILURE",
+    26: "HAILO_INVALID_HEF",
+    61: "HAILO_NOT_FOUND",
+    69: "HAILO_NETWORK_GROUP_NOT_ACTIVATED",
+    74: "HAILO_OUT_OF_PHYSICAL_DEVICES",
+    76: "HAILO_INVALID_DRIVER_VERSION",
+    93: "HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE",
+}
 
 
 class HailoRTException(Exception):
@@ -33,6 +42,10 @@ class HailoRTInvalidArgumentException(HailoRTException):
     pass
 
 
+class HailoRTFirmwareControlFailedException(HailoRTException):
+    pass
+
+
 if _VERSION >= (4, 21, 0):
 
     class HailoRTHEFNotCompatibleWithDevice(HailoRTException):
@@ -46,6 +59,8 @@ def _status(code):
         return HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
     if name == "HAILO_INVALID_HEF":
         return HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information")
+    if name == "HAILO_FW_CONTROL_FAILURE":
+        return HailoRTFirmwareControlFailedException("libhailort control operation failed")
     if name == "HAILO_INVALID_ARGUMENT":
         return HailoRTInvalidArgumentException("Invalid argument. See hailort.log for more information")
     if name == "HAILO_NOT_FOUND":
@@ -157,9 +172,66 @@ class HEF:
         return {name: np.stack(frames) for name, frames in outputs.items()}
 
 
+def _log(*call):
+    path = os.environ.get("VEDLIOT_FAKE_HAILO_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(json.dumps(call) + "\n")
+
+
+def _enum(name, members):
+    cls = enum.IntEnum(name, [(m, i) for i, m in enumerate(members)])
+    cls.__str__ = lambda self: "{}.{}".format(type(self).__name__, self.name)  # as pybind11's enums print
+    return cls
+
+
+DvmTypes = _enum("DvmTypes", ["AUTO", "VDD_CORE", "VDD_IO", "MIPI_AVDD", "OVERCURRENT_PROTECTION"])
+PowerMeasurementTypes = _enum("PowerMeasurementTypes", ["AUTO", "SHUNT_VOLTAGE", "BUS_VOLTAGE", "POWER", "CURRENT"])
+MeasurementBufferIndex = _enum("MeasurementBufferIndex", ["MEASUREMENT_BUFFER_INDEX_{}".format(i) for i in range(4)])
+SamplingPeriod = _enum(
+    "SamplingPeriod", ["PERIOD_{}us".format(p) for p in (140, 204, 332, 588, 1100, 2116, 4156, 8244)]
+)
+AveragingFactor = _enum("AveragingFactor", ["AVERAGE_{}".format(a) for a in (1, 4, 16, 64, 128, 256, 512, 1024)])
+
+
+class PowerMeasurementData:
+    def __init__(self, watts, samples):
+        self.average_value, self.min_value, self.max_value = watts, watts * 0.96, watts * 1.04
+        self.average_time_value_milliseconds, self.total_number_of_samples = 35.2, samples
+
+
 class Control:
+    """Device control. The power sensor: VEDLIOT_FAKE_HAILO_POWER_W watts (2.5);
+    VEDLIOT_FAKE_HAILO_NO_SENSOR=1 a board without one; reads fail (HAILO_TIMEOUT) while the file
+    VEDLIOT_FAKE_HAILO_POWER_FAIL_FILE names exists. Calls are logged, one JSON line each, to the file
+    VEDLIOT_FAKE_HAILO_LOG names (the meter runs in a process of its own)."""
+
     def __init__(self, device_id):
         self._id = device_id
+        self._measuring = False
+
+    def set_power_measurement(self, buffer_index=MeasurementBufferIndex.MEASUREMENT_BUFFER_INDEX_0,
+                              dvm=DvmTypes.AUTO, measurement_type=PowerMeasurementTypes.AUTO):  # fmt: skip
+        if os.environ.get("VEDLIOT_FAKE_HAILO_NO_SENSOR") == "1":
+            raise _status(18)
+        _log("set", str(buffer_index), str(dvm), str(measurement_type))
+
+    def start_power_measurement(self, averaging_factor=AveragingFactor.AVERAGE_256,
+                                sampling_period=SamplingPeriod.PERIOD_1100us):  # fmt: skip
+        self._measuring = True
+        _log("start", str(averaging_factor), str(sampling_period))
+
+    def stop_power_measurement(self):
+        self._measuring = False
+        _log("stop")
+
+    def get_power_measurement(self, buffer_index=MeasurementBufferIndex.MEASUREMENT_BUFFER_INDEX_0, should_clear=True):
+        failing = os.environ.get("VEDLIOT_FAKE_HAILO_POWER_FAIL_FILE")
+        if failing and os.path.exists(failing):
+            raise _status(4)
+        return PowerMeasurementData(
+            float(os.environ.get("VEDLIOT_FAKE_HAILO_POWER_W", "2.5")), 3 if self._measuring else 0
+        )
 
     def identify(self):
         major, minor, rev = _VERSION
@@ -185,7 +257,7 @@ class Device:
         return self._device_id
 
     def release(self):
-        pass
+        _log("release")
 
 
 class VDevice:
