@@ -13,7 +13,7 @@ from typing import List, Optional
 from vedliot_runner import __version__, interrupt
 from vedliot_runner.backends import REGISTRY
 from vedliot_runner.cli_output import ProgressLine, print_summary, summary
-from vedliot_runner.cli_tools import cmd_info, cmd_ops, cmd_zoo
+from vedliot_runner.cli_tools import add_zoo_parser, cmd_info, cmd_ops, cmd_zoo
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, BenchError, UsageError
 from vedliot_runner.measure import LoopSettings
 from vedliot_runner.request import (
@@ -169,28 +169,7 @@ def _add_tool_parsers(sub) -> None:
     ops.add_argument("--json", action="store_true", help="print JSON")
     ops.add_argument("--nodes", action="store_true", help="also list MACs per node")
 
-    zoo = sub.add_parser("zoo", help="the built-in model zoo (needs the 'zoo' extra)")
-    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", parser_class=_Parser)
-    zoo_build = zoo_sub.add_parser("build", help="build zoo models offline (cached) and write DIR/zoo.json")
-    zoo_build.add_argument("--output", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
-    zoo_build.add_argument(
-        "--models", default="resnet50,mobilenetv3_small,yolov4,mobilenetv2", help="comma-separated (default: all four)"
-    )
-    zoo_build.add_argument("--precisions", default="fp32,fp16,int8", help="comma-separated (default fp32,fp16,int8)")
-    zoo_build.add_argument("--formats", default="onnx,tflite", help="comma-separated (default onnx,tflite)")
-    zoo_build.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
-    zoo_build.add_argument(
-        "--calibration",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="MODEL=FILE.npy",
-        help="int8 calibration inputs: preprocessed float32 NCHW array (default: synthetic); repeatable",
-    )
-    zoo_build.add_argument("--quiet", action="store_true", help="no progress lines")
-    zoo_list = zoo_sub.add_parser("list", help="show what a built zoo holds")
-    zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
-    zoo_list.add_argument("--json", action="store_true", help="print the manifest")
+    add_zoo_parser(sub, _Parser, _key_value)
 
 
 def _add_power_flags(parser: argparse.ArgumentParser) -> None:

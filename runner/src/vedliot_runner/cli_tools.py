@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Dict, List
 
 from vedliot_runner import SCHEMA_ID, __version__, hostinfo
 from vedliot_runner.backends import REGISTRY, backend_type, import_requirement
-from vedliot_runner.errors import EXIT_OK, BackendNotInstalled, UsageError
+from vedliot_runner.errors import EXIT_OK, EXIT_RUNTIME, BackendNotInstalled, UsageError
 from vedliot_runner.options import help_lines
 
 
@@ -79,6 +80,42 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_zoo_parser(sub, parser_class, key_value) -> None:
+    zoo = sub.add_parser("zoo", help="the built-in model zoo (needs the 'zoo' extra)")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", parser_class=parser_class)
+    zoo_build = zoo_sub.add_parser("build", help="build zoo models offline (cached) and write DIR/zoo.json")
+    zoo_build.add_argument("--output", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_build.add_argument(
+        "--models", default="resnet50,mobilenetv3_small,yolov4,mobilenetv2", help="comma-separated (default: all four)"
+    )
+    zoo_build.add_argument("--precisions", default="fp32,fp16,int8", help="comma-separated (default fp32,fp16,int8)")
+    zoo_build.add_argument("--formats", default="onnx,tflite", help="comma-separated (default onnx,tflite)")
+    zoo_build.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    zoo_build.add_argument(
+        "--calibration",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="MODEL=FILE.npy",
+        help="int8 calibration inputs: preprocessed float32 NCHW array (default: synthetic); repeatable",
+    )
+    zoo_build.add_argument("--quiet", action="store_true", help="no progress lines")
+    zoo_list = zoo_sub.add_parser("list", help="show what a built zoo holds")
+    zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_list.add_argument("--json", action="store_true", help="print the manifest")
+    zoo_add = zoo_sub.add_parser("add", help="list a file compiled elsewhere (.hef, *_edgetpu.tflite) in a zoo")
+    zoo_add.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_add.add_argument("--model", required=True, help="the zoo model it was compiled from, e.g. resnet50")
+    zoo_add.add_argument("--file", type=Path, required=True, help="the compiled file")
+    zoo_add.add_argument("--precision", default="int8", help="the precision it runs at (default int8)")
+    zoo_tpu = zoo_sub.add_parser("edgetpu", help="compile the zoo's int8 .tflite files with edgetpu_compiler")
+    zoo_tpu.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
+    zoo_tpu.add_argument("--models", help="comma-separated (default: every model with an int8 .tflite)")
+    zoo_tpu.add_argument("--compiler", default="edgetpu_compiler", help="the compiler (default: edgetpu_compiler)")
+    zoo_tpu.add_argument("--json", action="store_true", help="print one JSON object per model")
+    zoo_tpu.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def cmd_zoo(args: argparse.Namespace) -> int:
     if args.zoo_command == "list":
         from vedliot_runner.zoo import manifest
@@ -97,8 +134,10 @@ def cmd_zoo(args: argparse.Namespace) -> int:
                     )
                 )
         return EXIT_OK
+    if args.zoo_command in ("add", "edgetpu"):
+        return _zoo_compiled(args)
     if args.zoo_command != "build":
-        raise UsageError("zoo: choose a command: build or list (see vedliot-runner zoo --help)")
+        raise UsageError("zoo: choose a command: build, list, add or edgetpu (see vedliot-runner zoo --help)")
     try:
         from vedliot_runner.zoo import build as zoo_build
     except ImportError as exc:
@@ -120,3 +159,24 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     )
     print(args.output / "zoo.json")
     return EXIT_OK
+
+
+def _zoo_compiled(args: argparse.Namespace) -> int:
+    from vedliot_runner.zoo import compiled
+
+    if args.zoo_command == "add":
+        item = compiled.add(args.zoo, args.model, args.file, args.precision)
+        print("{}: {} {} -> {}".format(args.model, item["format"], item["precision"], args.zoo / item["path"]))
+        return EXIT_OK
+    quiet = args.quiet or args.json
+    models = [m for m in (args.models or "").split(",") if m] or None
+    results = compiled.compile_edgetpu(
+        args.zoo,
+        models,
+        args.compiler,
+        log=(lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr)),
+    )
+    if args.json:
+        for result in results:
+            print(json.dumps(result))
+    return EXIT_OK if all(r["ok"] for r in results) else EXIT_RUNTIME

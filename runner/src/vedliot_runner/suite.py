@@ -25,6 +25,7 @@ from vedliot_runner.run import RunOutcome, execute
 SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4")
 #: (batch size, mode): batch 1 for the lowest latency, batch 8 for throughput (D3.3 §3.1.2.3)
 CONFIGS = ((1, "latency"), (8, "throughput"))
+EDGE_MODELS = ("resnet50", "mobilenetv3_small")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +36,13 @@ class TargetSuite:
     options: Tuple[Tuple[str, str], ...] = ()
     #: models of --quick (untuned TVM needs minutes per YoloV4 inference on a small CPU)
     quick_models: Tuple[str, ...] = SEED_MODELS
-    #: name the records' target after the platform found on this machine (NVIDIA boards and GPUs)
-    recognise: bool = False
+    #: name the records' target after the platform found on this machine: "nvidia" (boards and
+    #: GPUs, nvidia_platform.py) or an edge_platform.py recogniser
+    recognise: Optional[str] = None
+    #: the models of a full run (the report ran only these on the target)
+    models: Tuple[str, ...] = SEED_MODELS
+    #: (batch size, mode) of each model and precision
+    configs: Tuple[Tuple[int, str], ...] = CONFIGS
 
 
 SUITES: Dict[str, TargetSuite] = {
@@ -47,8 +53,30 @@ SUITES: Dict[str, TargetSuite] = {
         TargetSuite("x86-tvm", "tvm", ("fp32", "fp16", "int8"), quick_models=("resnet50", "mobilenetv3_small")),
         # NVIDIA: the report's TensorRT matrix (trtexec-built engines at fp32/fp16/int8, batch 1 and 8);
         # the record's target is the platform recognised on the machine (nvidia_platform.py).
-        TargetSuite("cuda", "tensorrt", ("fp32", "fp16", "int8"), recognise=True),
-        TargetSuite("jetson", "tensorrt", ("fp32", "fp16", "int8"), recognise=True),
+        TargetSuite("cuda", "tensorrt", ("fp32", "fp16", "int8"), recognise="nvidia"),
+        TargetSuite("jetson", "tensorrt", ("fp32", "fp16", "int8"), recognise="nvidia"),
+        # Edge accelerators, int8 only, as D3.3 §3.4.3-3.4.6: Hailo-8 at batch 1 and 8 (Tables 25, 26);
+        # the Edge TPU and the i.MX 8M Plus NPU at batch 1 without YoloV4 (too big for the TPU; not
+        # quantized for the NPU), their models compiled for batch 1.
+        TargetSuite("hailo8", "hailort", ("int8",), recognise="hailo"),
+        TargetSuite(
+            "coral",
+            "edgetpu",
+            ("int8",),
+            recognise="edgetpu",
+            models=EDGE_MODELS,
+            quick_models=EDGE_MODELS,
+            configs=CONFIGS[:1],
+        ),
+        TargetSuite(
+            "imx8mp",
+            "vx",
+            ("int8",),
+            recognise="imx8mp",
+            models=EDGE_MODELS,
+            quick_models=EDGE_MODELS,
+            configs=CONFIGS[:1],
+        ),
     )
 }
 
@@ -88,7 +116,7 @@ DATASETS = {
 
 
 def plan(suite: TargetSuite, models: Sequence[str], precisions: Sequence[str], quick: bool) -> List[Tuple]:
-    configs = CONFIGS[:1] if quick else CONFIGS
+    configs = suite.configs[:1] if quick else suite.configs
     return [(m, p, b, mode) for m in models for p in precisions for (b, mode) in configs]
 
 
@@ -154,7 +182,7 @@ def _run_request(suite: SuiteRequest, backend: str, options: Dict[str, str], job
 
 
 def _jobs(request: SuiteRequest, suite: TargetSuite, log: Callable[[str], None]) -> List[Tuple]:
-    models = list(request.models or (suite.quick_models if request.quick else SEED_MODELS))
+    models = list(request.models or (suite.quick_models if request.quick else suite.models))
     precisions = list(request.precisions or suite.precisions)
     jobs = [(m, p, b, mode, None) for (m, p, b, mode) in plan(suite, models, precisions, request.quick)]
     jobs += [(m, p, 1, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, request.datasets)]
@@ -203,7 +231,7 @@ def run_suite(
     options = dict(suite.options)
     options.update(request.backend_options)
     if suite.recognise and not request.target_name:
-        name, mode = recognised_target(suite.name, log)
+        name, mode = recognised_target(suite.recognise, suite.name, log, options.get("library"))
         request = dataclasses.replace(request, target_name=name, power_mode=request.power_mode or mode)
     jobs = _with_cross_checks(_jobs(request, suite, log), main, cross)
     runs: List[SuiteRun] = []
@@ -233,18 +261,25 @@ def run_suite(
     return (EXIT_RUNTIME if failed else EXIT_OK), runs
 
 
-def recognised_target(fallback: str, log: Callable[[str], None]) -> Tuple[str, Optional[str]]:
-    """(the catalog name of the NVIDIA platform found here, else the device's own name (the
-    aggregator then says which platform to add to the catalog), else the suite's name; the Jetson's
-    nvpmodel power mode)."""
-    from vedliot_runner import nvidia_platform
+def recognised_target(
+    kind: str, fallback: str, log: Callable[[str], None], library: Optional[str] = None
+) -> Tuple[str, Optional[str]]:
+    """(the catalog name of the platform found here, else the device's own name (the aggregator
+    then says which platform to add to the catalog), else the suite's name; the Jetson's power mode)."""
+    from vedliot_runner import edge_platform, nvidia_platform
 
-    found = nvidia_platform.recognise()
-    on_jetson = found is not None and found.evidence.startswith("/proc/device-tree")
-    parts = [nvidia_platform.power_mode(), nvidia_platform.clocks_state()] if on_jetson else []
-    mode = "; ".join(p for p in parts if p) or None
+    mode = None
+    if kind == "nvidia":
+        found = nvidia_platform.recognise()
+        on_jetson = found is not None and found.evidence.startswith("/proc/device-tree")
+        parts = [nvidia_platform.power_mode(), nvidia_platform.clocks_state()] if on_jetson else []
+        mode = "; ".join(p for p in parts if p) or None
+    elif kind == "edgetpu" and library:
+        found = edge_platform.edgetpu(library)
+    else:
+        found = edge_platform.RECOGNISERS[kind]()
     if found is None:
-        log("platform: no NVIDIA board or GPU recognised here; records name the target '{}'".format(fallback))
+        log("platform: none recognised here; records name the target '{}'".format(fallback))
         return fallback, None
     if mode:
         log("power mode: {} (nvpmodel -q, jetson_clocks --show)".format(mode))

@@ -8,7 +8,7 @@ the double does not provide is loaded by the real load_delegate, with its real e
   lists none here, so the real ValueError follows; the libedgetpu double (tests/fakes/libedgetpu)
   lists those of VEDLIOT_FAKE_EDGETPU, and VEDLIOT_FAKE_EDGETPU_BUSY=1 makes them fail to open as
   a TPU held by another process does. An "attached" TPU runs the model edgetpu_compiler was given,
-  X.tflite next to X_edgetpu.tflite, on the CPU.
+  X.tflite next to X_edgetpu.tflite (or one directory up, as in a zoo), on the CPU.
 - VX delegate (any library whose name holds "vx_delegate"): present when VEDLIOT_FAKE_VX_NPU=1.
   Operators named in VEDLIOT_FAKE_VX_CPU_OPS stay on the CPU; the others become one DELEGATE node
   in _get_ops_details(), after the original nodes, as LiteRT lists a delegate's partition. The

@@ -54,6 +54,8 @@ def _cpu_twin(path):
     if not path.stem.endswith("_edgetpu"):
         return path
     twin = path.with_name(path.stem[: -len("_edgetpu")] + path.suffix)
+    if not twin.is_file():  # the zoo's layout: compiled/ beside the models it was compiled from
+        twin = path.parent.parent / twin.name
     if not twin.is_file():
         raise RuntimeError("tflite_runtime double: no {} to run in place of the Edge TPU".format(twin))
     return twin

@@ -14,6 +14,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from vedliot_runner.errors import UsageError
 
 ZOO_SCHEMA = "vedliot-bench/zoo/1"
+#: formats a vendor compiler makes from the zoo's files, and how they get into it
+COMPILED = {
+    "edgetpu": "compile it with: vedliot-runner zoo edgetpu --zoo {zoo} --models {model}",
+    "hef": "compile it with Hailo's Dataflow Compiler (docs/edge.md), then: vedliot-runner zoo add --zoo {zoo} "
+    "--model {model} --file MODEL.hef",
+}
 MANIFEST = "zoo.json"
 
 
@@ -103,6 +109,12 @@ def resolve(directory: Path, name: str, fmt: str, precision: str) -> Tuple[Path,
     item = find_file(entry, fmt, precision)
     if item is None:
         have = ", ".join("{} {}".format(f["format"], f["precision"]) for f in entry.get("files", []))
+        if fmt in COMPILED:
+            raise UsageError(
+                "--model zoo:{}: no {} file at {} in the zoo (it has: {}); {}".format(
+                    name, fmt, precision, have, COMPILED[fmt].format(zoo=directory, model=name)
+                )
+            )
         raise UsageError(
             "--model zoo:{}: no {} file at {} in the zoo (it has: {}); build it with: vedliot-runner zoo build "
             "--output {} --models {} --formats {} --precisions {}".format(

@@ -2,12 +2,14 @@
 
 import queue
 import threading
+import time
 
 import numpy as np
 
 from hailo_platform.pyhailort import pyhailort as _p
 
-_QUEUE_SIZE = 4
+#: frames the double queues: twice the batch size, at least 4 (HailoRT sizes its own; not recorded)
+_MIN_QUEUE = 4
 
 
 class AsyncInferCompletionInfo:
@@ -124,7 +126,10 @@ class Bindings:
 class ConfiguredInferModel:
     def __init__(self, model):
         self._model = model
-        self._queue = queue.Queue(maxsize=_QUEUE_SIZE)
+        self._size = max(_MIN_QUEUE, 2 * model._batch)
+        self._frames = 0  # in flight
+        self._lock = threading.Lock()
+        self._queue = queue.Queue()
         self._worker = threading.Thread(target=self._serve, daemon=True)
         self._worker.start()
 
@@ -162,12 +167,16 @@ class ConfiguredInferModel:
             for k, b in enumerate(bindings):
                 for name, out in outputs.items():
                     b._out[name].get_buffer()[...] = out[k]
+            with self._lock:
+                self._frames -= len(bindings)
             job._done.set()
             if callback is not None:
                 callback(completion_info=AsyncInferCompletionInfo(None))
 
     def run_async(self, bindings, callback=None):
         self._check(bindings)
+        with self._lock:
+            self._frames += len(bindings)
         job = AsyncInferJob()
         self._queue.put((list(bindings), callback, job))
         return job
@@ -177,16 +186,17 @@ class ConfiguredInferModel:
 
     def wait_for_async_ready(self, timeout_ms=1000, frames_count=1):
         deadline = timeout_ms / 1000.0
-        import time
-
         start = time.monotonic()
-        while self._queue.qsize() + frames_count > _QUEUE_SIZE:
+        if frames_count > self._size:  # HailoRT's docstring: this "will timeout"
+            time.sleep(deadline)
+            raise _p.HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
+        while self._frames + frames_count > self._size:
             if time.monotonic() - start > deadline:
                 raise _p.HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
             time.sleep(0.0002)
 
     def get_async_queue_size(self):
-        return _QUEUE_SIZE
+        return self._size
 
     def shutdown(self):
         pass
