@@ -4,9 +4,13 @@ exception classes and messages from tests/data/hailort-api."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from vedliot_aggregator.cli import cli
 from vedliot_runner.backends import backend_class
 from vedliot_runner.backends.base import BackendSettings
 
@@ -133,3 +137,25 @@ def test_power_measured_from_another_process_while_the_backend_holds_the_device(
     window = result.records[0]["timing"]
     inside = [t for t in power["samples"]["t_ns"] if window["window_start_ns"] <= t <= window["window_end_ns"]]
     assert len(inside) >= 5 and set(power["samples"]["values"]["hailo"]) == {2.5}
+
+
+@pytest.mark.parametrize("formats", [("uint8", "uint8"), ("float32", "float32")])
+def test_accuracy_of_a_users_hef_with_model_info(digits_zoo, run_subprocess, tmp_path, formats):
+    """A .hef not from the zoo, its recipe from --model-info: the trained digits model, quantized
+    by the runner (uint8) or by "HailoRT" (float32), keeps its accuracy."""
+    from hailo_platform import hef
+
+    entry = json.loads((digits_zoo / "zoo.json").read_text())["models"]["digits"]
+    info = tmp_path / "digits.json"
+    info.write_text(json.dumps({k: v for k, v in entry.items() if k != "files"}))
+    model = hef.write(digits_zoo / "digits" / "digits_fp32.onnx", tmp_path / "digits.hef",
+                      input_quant=(2 / 255, 128.0), output_quant=(0.25, 128.0))  # fmt: skip
+    dataset = "imagenet:{}".format(digits_zoo / "digits" / "val")
+    result = _run(run_subprocess, model, f"input_format={formats[0]}", f"output_format={formats[1]}",
+                  extra=["--dataset", dataset, "--model-info", str(info), "--batch-size", "8"])  # fmt: skip
+    assert result.code == 0, result.err
+    (record,) = result.records
+    assert record["config"]["mode"] == "accuracy" and len(record["accuracy"]["predictions"]["sample_ids"]) > 300
+    scored = CliRunner().invoke(cli, ["accuracy", "--json", str(tmp_path / "out")])
+    (row,) = [json.loads(line) for line in scored.output.splitlines() if line.startswith("{")]
+    assert row["top1"] >= 90.0, row  # the float model's holdout top-1 is 98.6
