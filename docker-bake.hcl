@@ -123,3 +123,37 @@ target "jetson-jp6" {
 group "nvidia" {
   targets = ["cuda", "jetson-jp4", "jetson-jp5", "jetson-jp6"]
 }
+
+# Edge accelerators. Their vendor runtimes come from the vendors: Coral's apt repository (coral),
+# Hailo's login-only downloads put in images/hailo/vendor/ (hailo), the board's BSP mounted at run
+# time (imx8mp).
+target "coral" {
+  inherits   = ["_common"]
+  dockerfile = "images/coral/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-coral:${TAG}"]
+  # x86-64 hosts with an M.2/PCIe or USB TPU, and arm64 boards (the Dev Board, a Raspberry Pi)
+  platforms  = ["linux/amd64", "linux/arm64"]
+}
+
+target "hailo" {
+  inherits   = ["_common"]
+  dockerfile = "images/hailo/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-hailo:${TAG}"]
+  platforms  = ["linux/amd64", "linux/arm64"]
+  args = {
+    UBUNTU_BASE     = "ubuntu:22.04"
+    # must equal the host's hailo_pci driver and the wheel in images/hailo/vendor/
+    HAILORT_VERSION = "4.23.0"
+  }
+}
+
+target "imx8mp" {
+  inherits   = ["_common"]
+  dockerfile = "images/imx8mp/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-imx8mp:${TAG}"]
+  platforms  = ["linux/arm64"]
+}
+
+group "edge" {
+  targets = ["coral", "hailo", "imx8mp"]
+}

@@ -134,8 +134,15 @@ def targets() -> tuple[dict[str, dict], dict[str, str]]:
 
 
 #: build arguments `make images-test` changes: the cuda image without its 2 GB of TensorRT libraries
-#: (the rest of its Python layer is built and its entrypoint run)
-TEST_ARGS = {"cuda": {"TENSORRT_PACKAGE": ""}}
+#: (the rest of its Python layer is built and its entrypoint run); the edge images without what
+#: only their vendors' sites give (Coral's apt repository, Hailo's login-only wheel) and with a
+#: one-model zoo (TensorFlow's converter runs once, for MobileNetV3-Small)
+TEST_ARGS = {
+    "cuda": {"TENSORRT_PACKAGE": ""},
+    "coral": {"EDGETPU_COMPILER": "", "LIBEDGETPU": "", "ZOO_MODELS": "mobilenetv3_small"},
+    "imx8mp": {"ZOO_MODELS": "mobilenetv3_small"},
+    "hailo": {"HAILORT_VERSION": ""},
+}
 #: targets whose own layers need their vendor base: not built on the stand-in
 NEEDS_VENDOR_BASE = {
     "jetson-jp4": "its layers install Ubuntu 18.04's python3.8",

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import images  # noqa: E402 - scripts/images.py: the engine and the builds
+import images_edge  # noqa: E402 - the edge images without their devices
 import images_fleet  # noqa: E402 - fleet run over two real engines
 import images_nvidia  # noqa: E402 - the NVIDIA images without a GPU
 import images_usage  # noqa: E402 - bad usage, labels, layers, pull
@@ -194,6 +195,7 @@ def _checks(args) -> list[dict]:
             checks += [_say(check) for check in check_runner(target, args.tag, suite, root)]
         checks.append(_say(check_stop(args.targets.split(",")[0], args.tag, args.models, root)))
         checks += [_say(check) for check in images_nvidia.check_nvidia(docker(), args.tag, args.models, root)]
+        checks += [_say(check) for check in images_edge.check_edge(docker(), args.tag, root)]
         checks.append(_say(check_aggregator(args.tag, root)))
         aggregator = f"vedliot/aggregator:{args.tag}"
         checks += [_say(c) for c in images_usage.misuse(docker(), aggregator, suite, root, aggregator=True)]

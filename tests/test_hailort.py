@@ -50,7 +50,7 @@ def test_each_api_generation_runs_and_names_the_device(run_subprocess, hef_file,
 def test_quantization_outside_or_inside_the_timed_call(hef_file):
     """uint8 (default): the runner quantizes and de-quantizes with each tensor's qp_scale/qp_zp;
     float32: HailoRT does it, and the same data gives the same result within one step."""
-    x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)  # HailoRT's NHWC
     results = {}
     for fmt in ("uint8", "float32"):
         cls = backend_class("hailort")
@@ -147,7 +147,7 @@ def test_accuracy_of_a_users_hef_with_model_info(digits_zoo, run_subprocess, tmp
 
     entry = json.loads((digits_zoo / "zoo.json").read_text())["models"]["digits"]
     info = tmp_path / "digits.json"
-    info.write_text(json.dumps({k: v for k, v in entry.items() if k != "files"}))
+    info.write_text(json.dumps({**{k: v for k, v in entry.items() if k != "files"}, "layout": "NHWC"}))
     model = hef.write(digits_zoo / "digits" / "digits_fp32.onnx", tmp_path / "digits.hef",
                       input_quant=(2 / 255, 128.0), output_quant=(0.25, 128.0))  # fmt: skip
     dataset = "imagenet:{}".format(digits_zoo / "digits" / "val")

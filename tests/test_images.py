@@ -24,8 +24,13 @@ from conftest import REPO
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 HOST_TARGETS = {"x86-onnxruntime", "x86-openvino", "x86-tvm"}
 NVIDIA_TARGETS = {"cuda", "jetson-jp4", "jetson-jp5", "jetson-jp6"}
+EDGE_TARGETS = {"coral", "hailo", "imx8mp"}
 #: Dockerfiles on a vendor base whose Python is the board's: pip resolves for it, not from CI's pins
-BOARD_PYTHON = {"jetson"}
+BOARD_PYTHON = {"jetson": "L4T_BASE", "hailo": "UBUNTU_BASE"}
+#: images whose zoo is full-integer TFLite (TensorFlow's converter), built on the build machine
+TFLITE_ZOO = {"coral", "imx8mp"}
+#: the suite an image runs, where its name is not the suite's
+SUITE_OF = {"hailo": "hailo8"}
 
 
 def _hadolint() -> str:
@@ -80,7 +85,7 @@ def _compose(name: str, env: dict[str, str] | None = None):
 
 
 def test_there_is_an_image_per_host_target_and_the_aggregator():
-    assert {p.parent.name for p in DOCKERFILES} == HOST_TARGETS | {"aggregator", "cuda", "jetson"}
+    assert {p.parent.name for p in DOCKERFILES} == HOST_TARGETS | EDGE_TARGETS | {"aggregator", "cuda", "jetson"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -96,14 +101,17 @@ def test_dockerfile_follows_the_rules(dockerfile):
     # No "# syntax=" line: it makes every BuildKit build fetch a floating frontend image from a
     # registry, and nothing here needs more than the engine's built-in Dockerfile frontend.
     assert not re.search(r"^# *syntax *=", text, re.M | re.I)
-    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M).group(1)
-    # Pinned to the patch release CI runs on, and the same default as the bake file.
-    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
-    assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
+    if name != "hailo":  # on Ubuntu, HailoRT's platform: no Python image at all
+        base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M).group(1)
+        # Pinned to the patch release CI runs on, and the same default as the bake file.
+        assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
+        assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
     if name in BOARD_PYTHON:
-        assert text.count("${PYTHON_IMAGE} AS zoo") == 1 and re.search(r"^FROM \$\{L4T_BASE\}$", text, re.M)
+        assert f"\nFROM ${{{BOARD_PYTHON[name]}}}\n" in text
+        assert text.count("${PYTHON_IMAGE} AS zoo") == (1 if name == "jetson" else 0)
     else:
-        assert text.count("FROM ${PYTHON_IMAGE}") == (2 if name == "aggregator" else 3) and " AS build" in text
+        stages = re.findall(r"^FROM (?:--platform=\$\{BUILDPLATFORM\} )?\$\{PYTHON_IMAGE\}", text, re.M)
+        assert len(stages) == (2 if name == "aggregator" else 3) and " AS build" in text
     assert "USER 10001:10001" in text and "--uid 10001" in text and "chown bench:bench /results" in text
     # No VOLUME: an anonymous volume per run (which pull --image left behind), and without a mount
     # the runner refuses to start instead of writing records into one that vanishes.
@@ -117,21 +125,24 @@ def test_dockerfile_follows_the_rules(dockerfile):
         assert f"org.opencontainers.image.{label}=" in text
     installs = re.findall(r"pip install (.*)", text)
     constrained = [line for line in installs if "-c requirements/constraints.txt" in line]
-    assert constrained if name in BOARD_PYTHON else installs
+    assert constrained if name == "jetson" else installs
     if name not in BOARD_PYTHON:
         # the one unconstrained install of the cuda image is NVIDIA's pinned wheels (ARGs)
         unpinned = [line for line in installs if line not in constrained]
         assert all(re.fullmatch(r'--no-cache-dir ("\$\{[A-Z_]+\}" ?|\$\{[A-Z_]+\} ?)+', line) for line in unpinned)
+    if name == "hailo":  # Ubuntu 22.04's Python 3.10: the runner, then HailoRT's wheel of the version asked
+        assert installs[:2] == ['--no-cache-dir "./runner[hailort,datasets]" \\', '--no-cache-dir "${wheel}"; \\']
     entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))
     if name == "aggregator":
         assert entrypoint == ["vedliot-aggregator"] and "VEDLIOT_REFERENCE=" in text
         return
-    assert entrypoint[:4] == ["vedliot-runner", "suite", "--target", name]
+    suite = SUITE_OF.get(name, name)
+    assert entrypoint[:4] == ["vedliot-runner", "suite", "--target", suite]
     assert "--zoo build" not in text or "/opt/vedliot/zoo" in text
     # The entrypoint and what compose appends parse as a suite command line.
     args = build_parser().parse_args([*entrypoint[1:], "--no-fail", "--quick"])
-    assert args.target == name and str(args.output) == "/results" and str(args.datasets) == "/data"
-    given = re.search(r'"\./runner\[([^\]]+)\]"', text).group(1)
+    assert args.target == suite and str(args.output) == "/results" and str(args.datasets) == "/data"
+    given = re.findall(r'"\./runner\[([^\]]+)\]"', text)[-1]  # the runner's own (a zoo stage comes first)
     given = re.search(r"^ARG RUNNER_EXTRAS=(\S+)$", text, re.M).group(1) if given == "${RUNNER_EXTRAS}" else given
     extras = set(given.split(","))
     assert extras <= _tested_extras(), "an image installs an extra CI does not test"
@@ -143,7 +154,7 @@ def test_runner_images_share_one_zoo_layer():
     built images' layers)."""
     stages, firsts = set(), set()
     for dockerfile in DOCKERFILES:
-        if dockerfile.parent.name == "aggregator":
+        if dockerfile.parent.name in {"aggregator", "hailo"} | TFLITE_ZOO:  # no zoo; another zoo (below)
             continue
         text = dockerfile.read_text(encoding="utf-8")
         start = text.index("${PYTHON_IMAGE} AS zoo")
@@ -155,6 +166,21 @@ def test_runner_images_share_one_zoo_layer():
         firsts.add(final[1])
     assert len(stages) == 1 and "zoo build --output /opt/vedliot/zoo" in stages.pop()
     assert firsts == {"COPY --from=zoo /opt/vedliot/zoo /opt/vedliot/zoo"}
+
+
+def test_the_tflite_zoo_is_built_once_for_coral_and_imx8mp():
+    """Both build the full-integer TFLite zoo with the same steps (shared build cache), on the build
+    machine (TensorFlow's converter under arm64 emulation would take hours); coral then compiles it."""
+    steps = []
+    for name in sorted(TFLITE_ZOO):
+        text = (REPO / "images" / name / "Dockerfile").read_text(encoding="utf-8")
+        start = text.index("FROM --platform=${BUILDPLATFORM} ${PYTHON_IMAGE} AS zoo")
+        stage = text[start : text.index("\nFROM ", start)]
+        steps.append(stage[: stage.index("--formats tflite --precisions int8 --quiet")])
+        assert "COPY --from=zoo /opt/vedliot/zoo /opt/vedliot/zoo" in text
+    assert steps[0] == steps[1]
+    coral = (REPO / "images" / "coral" / "Dockerfile").read_text(encoding="utf-8")
+    assert "vedliot-runner zoo edgetpu --zoo /opt/vedliot/zoo" in coral
 
 
 def test_the_licence_the_labels_name_is_in_the_repository():
@@ -186,7 +212,7 @@ def test_bake_file_targets_tags_and_groups():
     assert set(bake["variable"]) >= {"REGISTRY", "TAG", "VERSION", "PYTHON_IMAGE"}
     assert "_common" in targets and "dockerfile" not in targets["_common"]
     concrete = {name: body for name, body in targets.items() if not name.startswith("_")}
-    assert set(concrete) == HOST_TARGETS | NVIDIA_TARGETS | {"aggregator"}
+    assert set(concrete) == HOST_TARGETS | NVIDIA_TARGETS | EDGE_TARGETS | {"aggregator"}
     for name, body in concrete.items():
         assert body["inherits"] == ["_common"]
         assert (REPO / body["dockerfile"]).is_file()
@@ -204,6 +230,10 @@ def test_bake_file_targets_tags_and_groups():
         assert body["platforms"] and all(p.startswith("linux/") for p in body["platforms"])
     assert set(groups["host"]["targets"]) == HOST_TARGETS | {"aggregator"}
     assert set(groups["nvidia"]["targets"]) == NVIDIA_TARGETS
+    assert set(groups["edge"]["targets"]) == EDGE_TARGETS
+    assert concrete["hailo"]["args"]["UBUNTU_BASE"] == "ubuntu:22.04"
+    assert concrete["coral"]["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert concrete["imx8mp"]["platforms"] == ["linux/arm64"]
     assert groups["default"]["targets"] == ["host"]
 
 

@@ -261,6 +261,10 @@ def run_suite(
     return (EXIT_RUNTIME if failed else EXIT_OK), runs
 
 
+_WHAT = {"nvidia": "NVIDIA board or GPU", "hailo": "Hailo device", "edgetpu": "Edge TPU",
+         "imx8mp": "i.MX 8M Plus"}  # fmt: skip
+
+
 def recognised_target(
     kind: str, fallback: str, log: Callable[[str], None], library: Optional[str] = None
 ) -> Tuple[str, Optional[str]]:
@@ -279,7 +283,7 @@ def recognised_target(
     else:
         found = edge_platform.RECOGNISERS[kind]()
     if found is None:
-        log("platform: none recognised here; records name the target '{}'".format(fallback))
+        log("platform: no {} recognised here; records name the target '{}'".format(_WHAT[kind], fallback))
         return fallback, None
     if mode:
         log("power mode: {} (nvpmodel -q, jetson_clocks --show)".format(mode))

@@ -68,7 +68,9 @@ def add(directory: Path, name: str, source: Path, precision: str = "int8") -> Di
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(str(source), str(target))
-    item = _entry(directory, target, fmt, precision, added_from=str(source))
+    # HailoRT's frames are NHWC whatever layout the ONNX model had
+    extra = {"layout": "NHWC"} if fmt == "hef" else {}
+    item = _entry(directory, target, fmt, precision, added_from=str(source), **extra)
     _replace_file(data, name, item)
     manifest.save(directory, data)
     return item

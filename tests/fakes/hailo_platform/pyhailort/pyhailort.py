@@ -141,6 +141,8 @@ class HEF:
     @staticmethod
     def _info(tensor, quant):
         shape = [d if isinstance(d, int) else 1 for d in tensor.shape[1:]]
+        if len(shape) == 3:  # vstreams are (h, w, c): the ONNX model's (c, h, w) as HailoRT shows it
+            shape = shape[1:] + shape[:1]
         return _VStreamInfo(tensor.name, shape, *quant[tensor.name])
 
     def get_network_group_names(self):
@@ -162,9 +164,11 @@ class HEF:
                 data = np.asarray(frames[info.name][k])
                 if in_formats[info.name] != FormatType.FLOAT32:
                     data = (data.astype(np.float32) - info.quant_info.qp_zp) * info.quant_info.qp_scale
+                if data.ndim == 3:
+                    data = data.transpose(2, 0, 1)  # NHWC frame to the ONNX model's CHW
                 feeds[info.name] = data[None].astype(np.float32)
             for info, out in zip(self._outputs, self._session.run(None, feeds), strict=True):
-                out = out[0]
+                out = out[0].transpose(1, 2, 0) if out[0].ndim == 3 else out[0]
                 if out_formats[info.name] != FormatType.FLOAT32:
                     q = np.round(out / info.quant_info.qp_scale + info.quant_info.qp_zp)
                     out = np.clip(q, 0, 255).astype(np.uint8)

@@ -1,0 +1,150 @@
+"""Checks of `make images-test` on the edge images, on a machine without their accelerators or
+their vendors' runtimes (built with images.TEST_ARGS: no Coral apt repository, no HailoRT wheel).
+
+Each image's entrypoint must start, recognise no platform, and write clean `unsupported` records
+naming what is missing (exit 0): the Edge TPU runtime (coral, on a real compiled model mounted as
+a zoo), the VX delegate (imx8mp, on the int8 model its own zoo stage built), HailoRT (hailo, on a
+.hef listed in a mounted zoo). And the two one-line refusals a user meets first: the coral image
+built without edgetpu_compiler says how to compile its zoo; the hailo image's default --power
+hailo without HailoRT says what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from images_usage import NOISE, _check
+
+REPO = Path(__file__).resolve().parents[1]
+EDGETPU = REPO / "tests" / "data" / "edgetpu"
+
+
+def _zoo(root: Path) -> Path:
+    """A zoo of one model, `conv`, with a real edgetpu_compiler output and a .hef listed."""
+    from vedliot_runner.zoo import manifest
+
+    zoo = root / "edge-zoo"
+    (zoo / "compiled").mkdir(parents=True)
+    shutil.copy(EDGETPU / "N32-nMACs41287680_quant.tflite", zoo / "conv.int8.tflite")
+    shutil.copy(EDGETPU / "N32-nMACs41287680_quant_edgetpu.tflite", zoo / "compiled" / "conv.int8_edgetpu.tflite")
+    (zoo / "compiled" / "conv.int8.hef").write_bytes(b"a .hef listed in the zoo; the image has no HailoRT to read it")
+    files = [{"format": "tflite", "precision": "int8", "path": "conv.int8.tflite"},
+             {"format": "edgetpu", "precision": "int8", "path": "compiled/conv.int8_edgetpu.tflite"},
+             {"format": "hef", "precision": "int8", "path": "compiled/conv.int8.hef"}]  # fmt: skip
+    data = manifest.empty(0, 1)
+    data["models"]["conv"] = {"task": "classification", "files": files,
+                              "ops_per_inference": {"value": 82575360.0, "source": "images_edge.py"}}  # fmt: skip
+    manifest.save(zoo, data)
+    for path in [zoo, *zoo.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return zoo
+
+
+def _records(directory: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+
+
+def _unsupported(docker: str, image: str, root: Path, name: str, mounts: list[str], args: list[str],
+                 words: str, platform: str) -> dict:  # fmt: skip
+    started = time.monotonic()
+    results = root / name
+    results.mkdir()
+    results.chmod(0o777)
+    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", *mounts, image, *args],
+                          capture_output=True, text=True)  # fmt: skip
+    output = (done.stdout + done.stderr).strip()
+    records = _records(results)
+    ok = (
+        done.returncode == 0
+        and records
+        and all(r["status"] == "unsupported" and words in r["error"]["message"] for r in records)
+        and not NOISE.search(output)
+        and f"platform: no {platform} recognised here" in output
+    )
+    return _check(image, f"no device here: {len(records)} unsupported records naming {words!r}", ok, started,
+                  done.returncode, output)  # fmt: skip
+
+
+def _refused(docker: str, image: str, root: Path, name: str, mounts: list[str], args: list[str], words: str) -> dict:
+    started = time.monotonic()
+    results = root / name
+    results.mkdir()
+    results.chmod(0o777)
+    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", *mounts, image, *args],
+                          capture_output=True, text=True)  # fmt: skip
+    output = (done.stdout + done.stderr).strip()
+    ok = done.returncode == 2 and words in output and not NOISE.search(output) and not _records(results)
+    return _check(image, f"refused in one line: {words!r}", ok, started, done.returncode, output)
+
+
+def check_edge(docker: str, tag: str, root: Path) -> list[dict]:
+    zoo = _zoo(root)
+    mount = ["-v", f"{zoo}:/zoo:ro"]
+    coral, hailo, imx = (f"vedliot/bench-{name}:{tag}" for name in ("coral", "hailo", "imx8mp"))
+    quick = ["--quick"]
+    return [
+        _unsupported(
+            docker,
+            coral,
+            root,
+            "coral",
+            mount,
+            [*quick, "--zoo", "/zoo", "--models", "conv"],
+            "Edge TPU runtime libedgetpu.so.1 is not installed",
+            "Edge TPU",
+        ),
+        _refused(
+            docker,
+            coral,
+            root,
+            "coral-own-zoo",
+            [],
+            [*quick, "--models", "mobilenetv3_small"],
+            "vedliot-runner zoo edgetpu",
+        ),
+        _unsupported(
+            docker,
+            imx,
+            root,
+            "imx8mp",
+            [],
+            [*quick, "--models", "mobilenetv3_small"],
+            "VX delegate /usr/lib/libvx_delegate.so is not here",
+            "i.MX 8M Plus",
+        ),
+        _unsupported(
+            docker,
+            hailo,
+            root,
+            "hailo",
+            mount,
+            [*quick, "--models", "conv"],
+            "backend 'hailort' is not installed here",
+            "Hailo device",
+        ),
+        # no arguments: the image's default, --power hailo
+        _refused(
+            docker,
+            hailo,
+            root,
+            "hailo-power",
+            mount,
+            [],
+            "--power hailo: HailoRT's Python package (hailo_platform) is not installed",
+        ),
+    ]
+
+
+if __name__ == "__main__":  # one-off: python scripts/images_edge.py [TAG]
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        os.chmod(work, 0o755)
+        for check in check_edge("/usr/bin/docker", sys.argv[1] if len(sys.argv) > 1 else "latest", Path(work)):
+            print(("ok   " if check["ok"] else "FAIL ") + check["check"] + ("" if check["ok"] else " " + check["last"]))
