@@ -10,7 +10,8 @@ driver version (default: the library's; another gives status 76 as the real libr
 VEDLIOT_FAKE_HAILO_BUSY=1 a device held by another process (status 74 from VDevice()).
 
 A "HEF" of this double is `FAKEHEF1\\n`, one JSON line (architecture; quantization of each input
-and output) and an ONNX model, which it runs on ONNX Runtime's CPU provider, frames in HailoRT's (h, w, c) order (tests/fakes/hailo_platform/hef.py).
+and output) and an ONNX model, which it runs on ONNX Runtime's CPU provider, frames in HailoRT's (h, w, c)
+order (tests/fakes/hailo_platform/hef.py).
 """
 
 import os
