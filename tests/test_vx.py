@@ -70,3 +70,17 @@ def test_a_delegate_that_takes_nothing_is_unsupported(run_subprocess, model, mon
     monkeypatch.setenv("VEDLIOT_FAKE_VX_CPU_OPS", ops)
     result = _run(run_subprocess, model)
     assert result.code == 3 and "took none of the 6 operators" in result.records[0]["error"]["message"]
+
+
+def test_the_real_loader_on_a_missing_delegate_says_one_line(model, tmp_path):
+    """The real LiteRT (no double on the path): its Delegate.__del__ error on a library that did
+    not load ("'Delegate' object has no attribute '_library'") is not printed after our line."""
+    from conftest import run_runner
+
+    proc = run_runner("run", "--model", str(model), "--backend", "vx", "--output", str(tmp_path / "out"), "--quiet",
+                      env={"PYTHONPATH": ""})  # fmt: skip
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert proc.stderr.strip().startswith(
+        "vedliot-runner: unsupported: VX delegate /usr/lib/libvx_delegate.so is not here"
+    )

@@ -10,8 +10,11 @@ zero point, outside the timed call (pre- and post-processing).
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
+import gc
+import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -143,11 +146,15 @@ class LiteRtBackend(Backend):
         if self._delegate is None:
             return []
         library, options = self._delegate
-        try:
-            with native_output_captured():
-                return [self._module.load_delegate(library, options)]
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise self.delegate_failed(library, exc) from None
+        failure = None
+        with _delegate_cleanup_quiet():
+            try:
+                with native_output_captured():
+                    return [self._module.load_delegate(library, options)]
+            except (ValueError, OSError, RuntimeError) as exc:
+                failure = self.delegate_failed(library, exc)
+            gc.collect()  # the half-built Delegate goes now, while its __del__ error is hushed
+        raise failure
 
     def _interpreter_for(self, path: Path):
         """A ready interpreter of `path`: delegates applied, inputs resized, tensors allocated.
@@ -255,6 +262,24 @@ class LiteRtBackend(Backend):
 
     def close(self) -> None:
         self._interpreter = None
+
+
+@contextlib.contextmanager
+def _delegate_cleanup_quiet():
+    """LiteRT's Delegate.__del__ fails on an object whose library did not load ("'Delegate' object
+    has no attribute '_library'", printed as an ignored exception with a traceback): that is the
+    runtime's noise after an error already reported in one line, so it is not printed."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, AttributeError) and "Delegate" in repr(unraisable.object)):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def delegated_nodes(ops: List[Dict]) -> set:
