@@ -11,13 +11,12 @@ HEFs on /zoo says so.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
+from images_nvidia import run_into, unsupported
 from images_usage import NOISE, _check
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,40 +44,10 @@ def _zoo(root: Path) -> Path:
     return zoo
 
 
-def _records(directory: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
-
-
-def _unsupported(docker: str, image: str, root: Path, name: str, mounts: list[str], args: list[str],
-                 words: str, platform: str) -> dict:  # fmt: skip
-    started = time.monotonic()
-    results = root / name
-    results.mkdir()
-    results.chmod(0o777)
-    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", *mounts, image, *args],
-                          capture_output=True, text=True)  # fmt: skip
-    output = (done.stdout + done.stderr).strip()
-    records = _records(results)
-    ok = (
-        done.returncode == 0
-        and records
-        and all(r["status"] == "unsupported" and words in r["error"]["message"] for r in records)
-        and not NOISE.search(output)
-        and f"platform: no {platform} recognised here" in output
-    )
-    return _check(image, f"no device here: {len(records)} unsupported records naming {words!r}", ok, started,
-                  done.returncode, output)  # fmt: skip
-
-
 def _refused(docker: str, image: str, root: Path, name: str, mounts: list[str], args: list[str], words: str) -> dict:
     started = time.monotonic()
-    results = root / name
-    results.mkdir()
-    results.chmod(0o777)
-    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", *mounts, image, *args],
-                          capture_output=True, text=True)  # fmt: skip
-    output = (done.stdout + done.stderr).strip()
-    ok = done.returncode == 2 and words in output and not NOISE.search(output) and not _records(results)
+    done, output, records = run_into(docker, image, root, name, mounts, args)
+    ok = done.returncode == 2 and words in output and not NOISE.search(output) and not records
     return _check(image, f"refused in one line: {words!r}", ok, started, done.returncode, output)
 
 
@@ -87,49 +56,20 @@ def check_edge(docker: str, tag: str, root: Path) -> list[dict]:
     mount = ["-v", f"{zoo}:/zoo:ro"]
     coral, hailo, imx = (f"vedliot/bench-{name}:{tag}" for name in ("coral", "hailo", "imx8mp"))
     quick = ["--quick"]
+    # fmt: off
     return [
-        _unsupported(
-            docker,
-            coral,
-            root,
-            "coral",
-            mount,
-            [*quick, "--zoo", "/zoo", "--models", "conv"],
-            "Edge TPU runtime libedgetpu.so.1 is not installed",
-            "Edge TPU",
-        ),
-        _refused(
-            docker,
-            coral,
-            root,
-            "coral-own-zoo",
-            [],
-            [*quick, "--models", "mobilenetv3_small"],
-            "vedliot-runner zoo edgetpu",
-        ),
-        _unsupported(
-            docker,
-            imx,
-            root,
-            "imx8mp",
-            [],
-            [*quick, "--models", "mobilenetv3_small"],
-            "VX delegate /usr/lib/libvx_delegate.so is not here",
-            "i.MX 8M Plus",
-        ),
-        _unsupported(
-            docker,
-            hailo,
-            root,
-            "hailo",
-            mount,
-            [*quick, "--models", "conv"],
-            "backend 'hailort' is not installed here",
-            "Hailo device",
-        ),
+        unsupported(docker, coral, root, "coral", [*quick, "--zoo", "/zoo", "--models", "conv"],
+                    "Edge TPU runtime libedgetpu.so.1 is not installed", mount, "Edge TPU"),
+        _refused(docker, coral, root, "coral-own-zoo", [], [*quick, "--models", "mobilenetv3_small"],
+                 "vedliot-runner zoo edgetpu"),
+        unsupported(docker, imx, root, "imx8mp", [*quick, "--models", "mobilenetv3_small"],
+                    "VX delegate /usr/lib/libvx_delegate.so is not here", (), "i.MX 8M Plus"),
+        unsupported(docker, hailo, root, "hailo", [*quick, "--models", "conv"],
+                    "backend 'hailort' is not installed here", mount, "Hailo device"),
         # the image as is, with no zoo of HEFs mounted on /zoo
         _refused(docker, hailo, root, "hailo-no-zoo", [], [], "--zoo /zoo: no zoo.json there"),
     ]
+    # fmt: on
 
 
 if __name__ == "__main__":  # one-off: python scripts/images_edge.py [TAG]

@@ -25,23 +25,30 @@ def _records(directory: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
-def _unsupported(docker: str, image: str, root: Path, name: str, args: list[str], words: str) -> dict:
-    started = time.monotonic()
+def run_into(docker: str, image: str, root: Path, name: str, mounts: list[str], args: list[str]):
+    """`docker run` of `image` with a fresh /results under root/name: (process, output, records)."""
     results = root / name
     results.mkdir()
     results.chmod(0o777)
-    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", image, *args],
+    done = subprocess.run([docker, "run", "--rm", "-v", f"{results}:/results", *mounts, image, *args],
                           capture_output=True, text=True)  # fmt: skip
-    output = (done.stdout + done.stderr).strip()
-    records = _records(results)
+    return done, (done.stdout + done.stderr).strip(), _records(results)
+
+
+def unsupported(docker: str, image: str, root: Path, name: str, args: list[str], words: str,
+                mounts: tuple = (), platform: str = "NVIDIA board or GPU") -> dict:  # fmt: skip
+    """The image runs to exit 0 with only `unsupported` records naming `words`, no noise, and says
+    it recognised no platform."""
+    started = time.monotonic()
+    done, output, records = run_into(docker, image, root, name, list(mounts), args)
     ok = (
         done.returncode == 0
         and records
         and all(r["status"] == "unsupported" and words in r["error"]["message"] for r in records)
         and not NOISE.search(output)
-        and "no NVIDIA board or GPU recognised" in output
+        and f"no {platform} recognised" in output
     )
-    label = f"no GPU here: {len(records)} unsupported records naming {words!r}"
+    label = f"no device here: {len(records)} unsupported records naming {words!r}"
     return _check(image, label, ok, started, done.returncode, output)
 
 
@@ -62,8 +69,8 @@ def check_nvidia(docker: str, tag: str, models: str, root: Path) -> list[dict]:
     quick = ["--quick", "--models", models, "--precisions", "fp32"]
     cuda, jetson = f"vedliot/bench-cuda:{tag}", "vedliot/bench-jetson:jp6"
     return [
-        _unsupported(docker, cuda, root, "cuda", quick, "backend 'tensorrt' is not installed here"),
-        _unsupported(docker, cuda, root, "cuda-trtexec", [*quick, "--backend", "trtexec"], "no trtexec here"),
+        unsupported(docker, cuda, root, "cuda", quick, "backend 'tensorrt' is not installed here"),
+        unsupported(docker, cuda, root, "cuda-trtexec", [*quick, "--backend", "trtexec"], "no trtexec here"),
         _pins(docker, cuda),
-        _unsupported(docker, jetson, root, "jetson", quick, "backend 'tensorrt' is not installed here"),
+        unsupported(docker, jetson, root, "jetson", quick, "backend 'tensorrt' is not installed here"),
     ]

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import ModelFileError, RuntimeFailure, UnsupportedError
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -92,14 +93,6 @@ def cache_key(request: BuildRequest, trt_version: str, digest: str) -> str:
         "{}-{}-b{}-trt{}-{}".format(request.model.stem, request.precision, request.batch, trt_version, request.gpu),
     )
     return "{}-{}".format(label[:100], hashlib.sha256("|".join(parts).encode()).hexdigest()[:16])
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(str(path), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def engine_for(trt: Any, logger: Any, request: BuildRequest, cache: Path, rebuild: bool) -> Built:

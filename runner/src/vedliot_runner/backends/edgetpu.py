@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from vedliot_runner import edgetpu_device, edgetpu_model
 from vedliot_runner.backends.base import BackendSettings
-from vedliot_runner.backends.litert import LiteRtBackend, first_line
+from vedliot_runner.backends.litert import LiteRtBackend, board_interpreter_module, first_line
 from vedliot_runner.errors import ModelFileError, UnsupportedError
 from vedliot_runner.options import MAX_THREADS, option
 from vedliot_runner.record import Scalar, TensorInfo
@@ -53,11 +53,7 @@ class EdgeTpuBackend(LiteRtBackend):
 
     @staticmethod
     def interpreter_module():
-        try:
-            from tflite_runtime import interpreter
-        except ImportError:
-            from ai_edge_litert import interpreter
-        return interpreter
+        return board_interpreter_module()
 
     def delegate_spec(self) -> Optional[Tuple[str, Dict[str, str]]]:
         return self.options.library, ({"device": self.options.device} if self.options.device else {})

@@ -35,6 +35,16 @@ def _interpreter_module():
     return interpreter
 
 
+def board_interpreter_module():
+    """tflite_runtime first: the package the accelerator vendors pair their delegates with (Coral's
+    apt repository, NXP's eIQ); ai-edge-litert where only it is installed."""
+    try:
+        from tflite_runtime import interpreter
+    except ImportError:
+        from ai_edge_litert import interpreter
+    return interpreter
+
+
 def _public_name(name: str) -> str:
     # The TF converter names tensors "serving_default_<name>:0"; the signature name is the real one.
     if name.startswith("serving_default_"):

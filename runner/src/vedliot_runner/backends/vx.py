@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 from vedliot_runner.backends.litert import (
     LiteRtBackend,
     _delegate_options_text,
+    board_interpreter_module,
     delegated_nodes,
     first_line,
     parse_delegate_options,
@@ -67,11 +68,7 @@ class VxBackend(LiteRtBackend):
 
     @staticmethod
     def interpreter_module():
-        try:
-            from tflite_runtime import interpreter  # NXP eIQ's package
-        except ImportError:
-            from ai_edge_litert import interpreter
-        return interpreter
+        return board_interpreter_module()
 
     def delegate_spec(self) -> Optional[Tuple[str, Dict[str, str]]]:
         return self.options.delegate, parse_delegate_options(self.options.delegate_options)

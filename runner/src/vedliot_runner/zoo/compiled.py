@@ -12,13 +12,13 @@ Stdlib only, like the manifest it edits: it runs on the boards.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from vedliot_runner import edgetpu_model
+from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
 from vedliot_runner.zoo import manifest
 
@@ -31,17 +31,9 @@ def format_of(path: Path) -> Optional[str]:
     return {".hef": "hef"}.get(path.suffix.lower())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(str(path), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _entry(directory: Path, path: Path, fmt: str, precision: str, **extra) -> Dict:
     item = {"format": fmt, "precision": precision, "path": str(path.relative_to(directory)),
-            "size_bytes": path.stat().st_size, "sha256": _sha256(path)}  # fmt: skip
+            "size_bytes": path.stat().st_size, "sha256": sha256_of(path)}  # fmt: skip
     item.update(extra)
     return item
 
