@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requirements/test.txt requirements/constraints.txt
 	@# constraints.txt pins what CI tests; the Docker images install with the same file.
-	$(PIP) install -q -c requirements/constraints.txt -e 'runner[onnxruntime,openvino,tvm,litert,edgetpu,vx,hailort,datasets,zoo,tensorrt,trtexec,nvml]' \
+	$(PIP) install -q -c requirements/constraints.txt -e 'runner[onnxruntime,openvino,tvm,litert,edgetpu,vx,hailort,vart,datasets,zoo,tensorrt,trtexec,nvml]' \
 		-e 'aggregator[docker]' -r requirements/test.txt
 	@# The report test opens index.html in a real headless Chromium (Debian's package).
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
@@ -40,7 +40,7 @@ format: $(INSTALLED)
 
 # After changing a dependency: reinstall without the old pins, then freeze the tested set again.
 constraints: $(BIN)/python
-	$(PIP) install -q -U -e 'runner[onnxruntime,openvino,tvm,litert,edgetpu,vx,hailort,datasets,zoo,tensorrt,trtexec,nvml]' -e 'aggregator[docker]' -r requirements/test.txt
+	$(PIP) install -q -U -e 'runner[onnxruntime,openvino,tvm,litert,edgetpu,vx,hailort,vart,datasets,zoo,tensorrt,trtexec,nvml]' -e 'aggregator[docker]' -r requirements/test.txt
 	{ sed -n '1,3p' requirements/constraints.txt; $(PIP) freeze --exclude-editable; } > requirements/constraints.tmp
 	mv requirements/constraints.tmp requirements/constraints.txt
 

@@ -126,7 +126,7 @@ group "nvidia" {
 
 # Edge accelerators. Their vendor runtimes come from the vendors: Coral's apt repository (coral),
 # Hailo's login-only downloads put in images/hailo/vendor/ (hailo), the board's BSP mounted at run
-# time (imx8mp).
+# time (imx8mp, vitis-ai), Intel's OpenVINO 2022.3 image (myriad).
 target "coral" {
   inherits   = ["_common"]
   dockerfile = "images/coral/Dockerfile"
@@ -154,6 +154,29 @@ target "imx8mp" {
   platforms  = ["linux/arm64"]
 }
 
+# Xilinx DPUs: the board's Vitis AI runtime mounted at run time, on the board's Python (3.9 for
+# Vitis AI 2.5/3.0 board images).
+target "vitis-ai" {
+  inherits   = ["_common"]
+  dockerfile = "images/vitis-ai/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-vitis-ai:${TAG}"]
+  platforms  = ["linux/arm64"]
+  args = {
+    BOARD_PYTHON_BASE = "python:3.9.18-slim-bookworm"
+  }
+}
+
+# Intel Myriad X: OpenVINO 2022.3 LTS's MYRIAD plugin, in Intel's runtime image (amd64 only).
+target "myriad" {
+  inherits   = ["_common"]
+  dockerfile = "images/myriad/Dockerfile"
+  tags       = ["${REGISTRY}vedliot/bench-myriad:${TAG}"]
+  platforms  = ["linux/amd64"]
+  args = {
+    OPENVINO_BASE = "openvino/ubuntu20_runtime:2022.3.1"
+  }
+}
+
 group "edge" {
-  targets = ["coral", "hailo", "imx8mp"]
+  targets = ["coral", "hailo", "imx8mp", "vitis-ai", "myriad"]
 }

@@ -4,9 +4,10 @@ their vendors' runtimes (built with images.TEST_ARGS: no Coral apt repository, n
 Each image's entrypoint must start, recognise no platform, and write clean `unsupported` records
 naming what is missing (exit 0): the Edge TPU runtime (coral, on a real compiled model mounted as
 a zoo), the VX delegate (imx8mp, on the int8 model its own zoo stage built), HailoRT (hailo, on a
-.hef listed in a mounted zoo). And the two one-line refusals a user meets first: the coral image
-built without edgetpu_compiler says how to compile its zoo; the hailo image run without a zoo of
-HEFs on /zoo says so.
+.hef listed in a mounted zoo), the board's Vitis AI runtime (vitis-ai, on an .xmodel listed in a
+mounted zoo), OpenVINO 2022.3 (myriad, built on the stand-in base instead of Intel's image). And the
+one-line refusals a user meets first: the coral image built without edgetpu_compiler says how to
+compile its zoo; the hailo and vitis-ai images run without a zoo on /zoo say so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from images_usage import NOISE, _check
 
 REPO = Path(__file__).resolve().parents[1]
 EDGETPU = REPO / "tests" / "data" / "edgetpu"
+#: the Myriad image on the stand-in base has no OpenVINO (Intel's image brings 2022.3 with its MYRIAD plugin)
+MYRIAD_MISSING = "backend 'openvino' is not installed here"
 
 
 def _zoo(root: Path) -> Path:
@@ -32,9 +35,11 @@ def _zoo(root: Path) -> Path:
     shutil.copy(EDGETPU / "N32-nMACs41287680_quant.tflite", zoo / "conv.int8.tflite")
     shutil.copy(EDGETPU / "N32-nMACs41287680_quant_edgetpu.tflite", zoo / "compiled" / "conv.int8_edgetpu.tflite")
     (zoo / "compiled" / "conv.int8.hef").write_bytes(b"a .hef listed in the zoo; the image has no HailoRT to read it")
+    (zoo / "compiled" / "conv.int8.xmodel").write_bytes(b"an .xmodel listed in the zoo; the image has no VART")
     files = [{"format": "tflite", "precision": "int8", "path": "conv.int8.tflite"},
              {"format": "edgetpu", "precision": "int8", "path": "compiled/conv.int8_edgetpu.tflite"},
-             {"format": "hef", "precision": "int8", "path": "compiled/conv.int8.hef"}]  # fmt: skip
+             {"format": "hef", "precision": "int8", "path": "compiled/conv.int8.hef"},
+             {"format": "xmodel", "precision": "int8", "path": "compiled/conv.int8.xmodel"}]  # fmt: skip
     data = manifest.empty(0, 1)
     data["models"]["conv"] = {"task": "classification", "files": files,
                               "ops_per_inference": {"value": 82575360.0, "source": "images_edge.py"}}  # fmt: skip
@@ -54,7 +59,9 @@ def _refused(docker: str, image: str, root: Path, name: str, mounts: list[str], 
 def check_edge(docker: str, tag: str, root: Path) -> list[dict]:
     zoo = _zoo(root)
     mount = ["-v", f"{zoo}:/zoo:ro"]
-    coral, hailo, imx = (f"vedliot/bench-{name}:{tag}" for name in ("coral", "hailo", "imx8mp"))
+    coral, hailo, imx, vitis, myriad = (
+        f"vedliot/bench-{name}:{tag}" for name in ("coral", "hailo", "imx8mp", "vitis-ai", "myriad")
+    )
     quick = ["--quick"]
     # fmt: off
     return [
@@ -68,6 +75,14 @@ def check_edge(docker: str, tag: str, root: Path) -> list[dict]:
                     "backend 'hailort' is not installed here", mount, "Hailo device"),
         # the image as is, with no zoo of HEFs mounted on /zoo
         _refused(docker, hailo, root, "hailo-no-zoo", [], [], "--zoo /zoo: no zoo.json there"),
+        # the board's VART is mounted at run time: none here; the DPU's batch cannot be read either
+        unsupported(docker, vitis, root, "vitis-ai", ["--target", "dpu-zynqmp", *quick, "--models", "conv"],
+                    "backend 'vart' is not installed here", mount, "Xilinx DPU"),
+        _refused(docker, vitis, root, "vitis-ai-no-zoo", [], ["--target", "dpu-versal"],
+                 "--zoo /zoo: no zoo.json there"),
+        # on Intel's image: no stick; on the stand-in base: no OpenVINO 2022.3 either
+        unsupported(docker, myriad, root, "myriad", [*quick, "--models", "mobilenetv3_small"],
+                    MYRIAD_MISSING, (), "Myriad X"),
     ]
     # fmt: on
 

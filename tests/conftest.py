@@ -45,6 +45,8 @@ os.environ["VEDLIOT_FAKE_EDGETPU"] = "usb:/sys/bus/usb/devices/2-1"
 contract.OPTIONS["edgetpu"] = {"library": str(LIBEDGETPU_DOUBLE)}
 # A Hailo-8 on the PCIe bus for the hailo_platform double
 os.environ["VEDLIOT_FAKE_HAILO"] = "0000:01:00.0"
+# A Zynq UltraScale+ DPU for the xir/vart and xdputil doubles (a real KV260 B4096 fingerprint)
+os.environ["VEDLIOT_FAKE_DPU"] = "DPUCZDX8G_ISA1_B4096,0x101000016010407,300,1,1"
 # The i.MX 8M Plus NPU double: present, a short "graph compilation", its cache in this session.
 os.environ["VEDLIOT_FAKE_VX_NPU"] = "1"
 os.environ["VEDLIOT_FAKE_VX_COMPILE_S"] = "0.1"

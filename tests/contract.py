@@ -41,6 +41,17 @@ def hef_of(onnx_builder):
     return build
 
 
+def xmodel_of(onnx_builder):
+    """An xmodel of the xir/vart double: the ONNX model behind its header (tests/fakes/xir/xmodel.py)."""
+
+    def build(path: Path) -> Path:
+        from xir import xmodel
+
+        return xmodel.write(onnx_builder(path.with_suffix(".onnx")), path)
+
+    return build
+
+
 #: format -> (a dynamic-batch model or None where the format has none, a model whose batch is
 #: fixed at 1 or None where the format has no such thing), built under a directory
 FORMATS = {
@@ -50,9 +61,11 @@ FORMATS = {
     "edgetpu": (None, edgetpu_compiled),
     # HailoRT streams any number of frames through a HEF: no batch is compiled in
     "hef": (hef_of(models.tiny), None),
+    # a DPU runs the batch of its hardware (the double's: 1), whatever the model says
+    "xmodel": (None, xmodel_of(models.tiny)),
 }
 #: the precision a format's contract model runs at (the Edge TPU computes in 8-bit integers only)
-PRECISION = {"edgetpu": "int8", "hef": "int8"}
+PRECISION = {"edgetpu": "int8", "hef": "int8", "xmodel": "int8"}
 #: backend options the batteries pass (the libedgetpu double is a file built for the session)
 OPTIONS: dict[str, dict[str, str]] = {}
 

@@ -122,13 +122,21 @@ def _ina3221(tmp_path: Path, monkeypatch):
 
 
 @contextlib.contextmanager
+def _hwmon(tmp_path: Path, monkeypatch):
+    from hwmon_sysfs import Chip, build
+
+    (folder,) = build(tmp_path / "host", [Chip("ina226", 2, 0x40, (4.0,))])
+    yield Rig(f"hwmon:root={tmp_path / 'host'},interval_ms=20", lambda: (folder / "power1_input").unlink())
+
+
+@contextlib.contextmanager
 def _external(tmp_path: Path, monkeypatch):
     # The meter logs on its own; the runner samples nothing and nothing can fail here.
     yield Rig("external:meter=usb,offset_s=0", sampled=False)
 
 
 RIGS = {"rapl": _rapl, "nvml": _nvml, "hailo": _hailo, "tegrastats": _tegrastats, "recs": _recs, "external": _external,
-        "ina3221": _ina3221}  # fmt: skip
+        "ina3221": _ina3221, "hwmon": _hwmon}  # fmt: skip
 
 
 @pytest.fixture(params=SOURCES)

@@ -24,13 +24,16 @@ from conftest import REPO
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 HOST_TARGETS = {"x86-onnxruntime", "x86-openvino", "x86-tvm"}
 NVIDIA_TARGETS = {"cuda", "jetson-jp4", "jetson-jp5", "jetson-jp6"}
-EDGE_TARGETS = {"coral", "hailo", "imx8mp"}
+EDGE_TARGETS = {"coral", "hailo", "imx8mp", "vitis-ai", "myriad"}
 #: Dockerfiles on a vendor base whose Python is the board's: pip resolves for it, not from CI's pins
-BOARD_PYTHON = {"jetson": "L4T_BASE", "hailo": "UBUNTU_BASE"}
+BOARD_PYTHON = {"jetson": "L4T_BASE", "hailo": "UBUNTU_BASE", "vitis-ai": "BOARD_PYTHON_BASE",
+                "myriad": "OPENVINO_BASE"}  # fmt: skip
 #: images whose zoo is full-integer TFLite (TensorFlow's converter), built on the build machine
 TFLITE_ZOO = {"coral", "imx8mp"}
 #: the suite an image runs, where its name is not the suite's
-SUITE_OF = {"hailo": "hailo8"}
+SUITE_OF = {"hailo": "hailo8", "vitis-ai": "dpu-zynqmp"}
+#: images with no stage on the Python image (the board's or the vendor's interpreter only)
+NO_PYTHON_IMAGE = {"hailo", "vitis-ai"}
 
 
 def _hadolint() -> str:
@@ -101,14 +104,14 @@ def test_dockerfile_follows_the_rules(dockerfile):
     # No "# syntax=" line: it makes every BuildKit build fetch a floating frontend image from a
     # registry, and nothing here needs more than the engine's built-in Dockerfile frontend.
     assert not re.search(r"^# *syntax *=", text, re.M | re.I)
-    if name != "hailo":  # on Ubuntu, HailoRT's platform: no Python image at all
+    if name not in NO_PYTHON_IMAGE:  # HailoRT's Ubuntu, the board's Python: no Python image at all
         base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M).group(1)
         # Pinned to the patch release CI runs on, and the same default as the bake file.
         assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base)
         assert base == _bake()["variable"]["PYTHON_IMAGE"]["default"]
     if name in BOARD_PYTHON:
         assert f"\nFROM ${{{BOARD_PYTHON[name]}}}\n" in text
-        assert text.count("${PYTHON_IMAGE} AS zoo") == (1 if name == "jetson" else 0)
+        assert text.count("${PYTHON_IMAGE} AS zoo") == (1 if name in ("jetson", "myriad") else 0)
     else:
         stages = re.findall(r"^FROM (?:--platform=\$\{BUILDPLATFORM\} )?\$\{PYTHON_IMAGE\}", text, re.M)
         assert len(stages) == (2 if name == "aggregator" else 3) and " AS build" in text
@@ -137,10 +140,11 @@ def test_dockerfile_follows_the_rules(dockerfile):
         assert entrypoint == ["vedliot-aggregator"] and "VEDLIOT_REFERENCE=" in text
         return
     suite = SUITE_OF.get(name, name)
-    assert entrypoint[:4] == ["vedliot-runner", "suite", "--target", suite]
+    command = [*entrypoint, *json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))]
+    assert command[:2] == ["vedliot-runner", "suite"] and command[command.index("--target") + 1] == suite
     assert "--zoo build" not in text or "/opt/vedliot/zoo" in text
     # The entrypoint and what compose appends parse as a suite command line.
-    args = build_parser().parse_args([*entrypoint[1:], "--no-fail", "--quick"])
+    args = build_parser().parse_args([*command[1:], "--no-fail", "--quick"])
     assert args.target == suite and str(args.output) == "/results" and str(args.datasets) == "/data"
     given = re.findall(r'"\./runner\[([^\]]+)\]"', text)[-1]  # the runner's own (a zoo stage comes first)
     given = re.search(r"^ARG RUNNER_EXTRAS=(\S+)$", text, re.M).group(1) if given == "${RUNNER_EXTRAS}" else given
@@ -154,7 +158,7 @@ def test_runner_images_share_one_zoo_layer():
     built images' layers)."""
     stages, firsts = set(), set()
     for dockerfile in DOCKERFILES:
-        if dockerfile.parent.name in {"aggregator", "hailo"} | TFLITE_ZOO:  # no zoo; another zoo (below)
+        if dockerfile.parent.name in {"aggregator", "hailo", "vitis-ai"} | TFLITE_ZOO:  # no zoo; another zoo (below)
             continue
         text = dockerfile.read_text(encoding="utf-8")
         start = text.index("${PYTHON_IMAGE} AS zoo")
@@ -233,7 +237,8 @@ def test_bake_file_targets_tags_and_groups():
     assert set(groups["edge"]["targets"]) == EDGE_TARGETS
     assert concrete["hailo"]["args"]["UBUNTU_BASE"] == "ubuntu:22.04"
     assert concrete["coral"]["platforms"] == ["linux/amd64", "linux/arm64"]
-    assert concrete["imx8mp"]["platforms"] == ["linux/arm64"]
+    assert concrete["imx8mp"]["platforms"] == concrete["vitis-ai"]["platforms"] == ["linux/arm64"]
+    assert concrete["myriad"]["args"]["OPENVINO_BASE"] == "openvino/ubuntu20_runtime:2022.3.1"
     assert groups["default"]["targets"] == ["host"]
 
 

@@ -29,18 +29,24 @@ def _python38() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def py38() -> Path:
+def venv38(name: str, *packages: str) -> Path:
+    """The Python of a Python 3.8 venv in .cache holding `packages` (made once; skips without 3.8)."""
     interpreter = _python38()
     if interpreter is None:
         pytest.skip("no Python 3.8 interpreter here (set VEDLIOT_PYTHON38)")
-    venv = REPO / ".cache" / "py38-venv"
+    venv = REPO / ".cache" / name
     python = venv / "bin" / "python"
-    if not python.exists():
+    if not (venv / ".installed").exists():
         subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-        # The loosest numpy the runner allows on 3.8: what a JetPack 5 board would have.
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "numpy<1.25"], check=True, timeout=600)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True, timeout=900)
+        (venv / ".installed").touch()
     return python
+
+
+@pytest.fixture(scope="module")
+def py38() -> Path:
+    # The loosest numpy the runner allows on 3.8: what a JetPack 5 board would have.
+    return venv38("py38-venv", "numpy<1.25")
 
 
 def _run(python: Path, *args: str) -> subprocess.CompletedProcess:

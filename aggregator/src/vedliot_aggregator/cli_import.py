@@ -36,10 +36,25 @@ def _write_imported(record: dict, output: Path, quiet: bool) -> None:
             click.echo(f"warning: {line}", err=True)
 
 
+def _given(model, precision: str, batch, target, ops) -> Given:
+    return Given(model=model, precision=precision, batch=batch, target=target, ops=ops)
+
+
+def _import_with(read, output: Path, quiet: bool) -> None:
+    """Run an importer; its refusal is one usage line (exit 2), else the record is written."""
+    from vedliot_aggregator.importers import ImportFailure
+
+    try:
+        record = read()
+    except ImportFailure as exc:
+        raise click.UsageError(str(exc)) from None
+    _write_imported(record, output, quiet)
+
+
 _IMPORT_COMMON = [
     click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
                  show_default=True),
-    click.option("--precision", default="fp32", show_default=True),
+    click.option("--precision", help="Precision the run was asked for (default fp32; xdputil: int8, all a DPU runs)."),
     click.option("--target", help="Target (platform) name in the record."),
     click.option("--ops-per-inference", type=click.FloatRange(min=0, min_open=True),
                  help="Operations (2 x MACs) of one inference, for GOPS."),
@@ -59,14 +74,13 @@ def _common(func):
 @_common
 def import_benchmark_app(file, model, output, precision, target, ops_per_inference, quiet) -> None:
     """OpenVINO benchmark_app's statistics report: benchmark_report.json (-json_stats) or .csv."""
-    from vedliot_aggregator.importers import ImportFailure, benchmark_app
+    from vedliot_aggregator.importers import benchmark_app
 
-    given = Given(model=model, precision=precision, target=target, ops=ops_per_inference)
-    try:
-        record = benchmark_app.read(file, given)
-    except ImportFailure as exc:
-        raise click.UsageError(str(exc)) from None
-    _write_imported(record, output, quiet)
+    _import_with(
+        lambda: benchmark_app.read(file, _given(model, precision or "fp32", None, target, ops_per_inference)),
+        output,
+        quiet,
+    )
 
 
 @import_group.command(name="trtexec")
@@ -91,14 +105,15 @@ def import_trtexec(
     file, log_path, model, batch_size, warmup_ms, output, precision, target, ops_per_inference, quiet
 ) -> None:
     """trtexec's --exportTimes JSON (with --log for its console log), or the console log alone."""
-    from vedliot_aggregator.importers import ImportFailure, trtexec
+    from vedliot_aggregator.importers import trtexec
 
-    given = Given(model=model, precision=precision, batch=batch_size, target=target, ops=ops_per_inference)
-    try:
-        record = trtexec.read(file, log_path, given, warmup_ms)
-    except ImportFailure as exc:
-        raise click.UsageError(str(exc)) from None
-    _write_imported(record, output, quiet)
+    _import_with(
+        lambda: trtexec.read(
+            file, log_path, _given(model, precision or "fp32", batch_size, target, ops_per_inference), warmup_ms
+        ),
+        output,
+        quiet,
+    )
 
 
 @import_group.command(name="hailortcli")
@@ -108,14 +123,29 @@ def import_trtexec(
 @_common
 def import_hailortcli(file, model, batch_size, output, precision, target, ops_per_inference, quiet) -> None:
     """Hailo's `hailortcli benchmark` or `hailortcli run` console output (saved with `| tee FILE`)."""
-    from vedliot_aggregator.importers import ImportFailure, hailortcli
+    from vedliot_aggregator.importers import hailortcli
 
-    given = Given(model=model, precision=precision, batch=batch_size, target=target, ops=ops_per_inference)
-    try:
-        record = hailortcli.read(file, given)
-    except ImportFailure as exc:
-        raise click.UsageError(str(exc)) from None
-    _write_imported(record, output, quiet)
+    _import_with(
+        lambda: hailortcli.read(file, _given(model, precision or "fp32", batch_size, target, ops_per_inference)),
+        output,
+        quiet,
+    )
+
+
+@import_group.command(name="xdputil")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", help="Model name (default: the xmodel or model named in the output).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="The DPU's batch (default 1).")
+@_common
+def import_xdputil(file, model, batch_size, output, precision, target, ops_per_inference, quiet) -> None:
+    """Vitis AI's `xdputil benchmark` or a Vitis AI Library test_performance_* output (saved with 2>&1 | tee FILE)."""
+    from vedliot_aggregator.importers import xdputil
+
+    _import_with(
+        lambda: xdputil.read(file, _given(model, precision or "int8", batch_size, target, ops_per_inference)),
+        output,
+        quiet,
+    )
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

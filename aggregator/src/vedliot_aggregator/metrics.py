@@ -163,13 +163,25 @@ def _warnings(
 
 
 def _fallback(record: Record) -> list[str]:
-    """Operators an accelerator left to the CPU (Edge TPU, VX delegate): they often dominate latency."""
+    """Operators an accelerator left to the CPU (Edge TPU, VX delegate), or a model the DPU compiler
+    split into several subgraphs (one DPU subgraph was timed): the figures are not the whole model's."""
     options = record.config.backend_options
+    warnings = []
     count = options.get("cpu_ops")
-    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
-        return []
-    names = options.get("cpu_op_names")
-    return [f"{count} operator(s) fell back to the CPU" + (f" ({names})" if names else "")]
+    if _positive(count):
+        names = options.get("cpu_op_names")
+        warnings.append(f"{count} operator(s) fell back to the CPU" + (f" ({names})" if names else ""))
+    dpu, cpu = options.get("dpu_subgraphs"), options.get("cpu_subgraphs")
+    if (_positive(dpu) and dpu > 1) or _positive(cpu):
+        warnings.append(
+            f"the xmodel is split into {dpu} DPU and {cpu} CPU subgraph(s): only DPU subgraph "
+            f"{options.get('subgraph')!r} was timed"
+        )
+    return warnings
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _imported_warnings(record: Record, stats: dict[str, Any], ips: float | None) -> list[str]:

@@ -176,8 +176,8 @@ def _add_power_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--power",
         metavar="SOURCE[:K=V,...]",
-        help="sample power during the run: rapl, nvml, tegrastats, ina3221, hailo, recs, external or none; options "
-        "after a colon, e.g. rapl:root=/sys/class/powercap,interval_ms=50 (see docs/power.md)",
+        help="sample power during the run: rapl, nvml, tegrastats, ina3221, hwmon, hailo, recs, external or none; "
+        "options after a colon, e.g. rapl:root=/sys/class/powercap,interval_ms=50 (see docs/power.md)",
     )
     parser.add_argument(
         "--idle-seconds", type=float, default=5.0, help="idle power measured first on the same source (default 5)"

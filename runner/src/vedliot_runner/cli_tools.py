@@ -103,7 +103,9 @@ def add_zoo_parser(sub, parser_class, key_value) -> None:
     zoo_list = zoo_sub.add_parser("list", help="show what a built zoo holds")
     zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
     zoo_list.add_argument("--json", action="store_true", help="print the manifest")
-    zoo_add = zoo_sub.add_parser("add", help="list a file compiled elsewhere (.hef, *_edgetpu.tflite) in a zoo")
+    zoo_add = zoo_sub.add_parser(
+        "add", help="list a file compiled elsewhere (.hef, .xmodel, *_edgetpu.tflite) in a zoo"
+    )
     zoo_add.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
     zoo_add.add_argument("--model", required=True, help="the zoo model it was compiled from, e.g. resnet50")
     zoo_add.add_argument("--file", type=Path, required=True, help="the compiled file")

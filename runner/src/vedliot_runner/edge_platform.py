@@ -6,6 +6,10 @@ the catalog has it), as the NVIDIA suites do with nvidia_platform.py.
   mainline kernel's imx8mq-phanbell.dts says), else the TPU's bus as libedgetpu lists it: a PCIe
   TPU is the M.2 module (coral_m2); a USB Accelerator is named as found.
 - i.MX 8M Plus: the SoC's device-tree compatible "fsl,imx8mp" (every board's dts includes it).
+- Xilinx DPU: `xdputil query`'s DPU architecture, with the board from the device tree's model
+  (Ultra96-V2, Trenz TE0808 ZU15EG, VCK190: the report's boards) and the configuration key of the
+  catalog's peaks ("B4096 x2 @200MHz").
+- Myriad X: OpenVINO's MYRIAD device and its FULL_DEVICE_NAME.
 
 VEDLIOT_HOST_ROOT reads another root (the host's /proc in a container; tests).
 """
@@ -67,4 +71,37 @@ def imx8mp() -> Optional[Recognised]:
     return Recognised("imx8mp", model or "i.MX 8M Plus", "/proc/device-tree/compatible: fsl,imx8mp")
 
 
-RECOGNISERS = {"hailo": hailo, "edgetpu": edgetpu, "imx8mp": imx8mp}
+#: device-tree model substring (lower case) -> the catalog's board
+DPU_BOARDS = (("ultra96", "avnet_ultra96_v2"), ("te0808", "trenz_ultrasom_zu15eg"), ("zu15eg", "trenz_ultrasom_zu15eg"),
+              ("vck190", "xilinx_vck190"))  # fmt: skip
+
+
+def dpu() -> Optional[Recognised]:
+    from vedliot_runner.dpu_device import query_dpu
+
+    info = query_dpu()
+    if info is None or not info.kernels:
+        return None
+    model, _ = device_tree()
+    arch = info.kernels[0].arch or "DPU"
+    catalog = next((board for key, board in DPU_BOARDS if key in model.lower()), None)
+    evidence = "xdputil query: {} x{}{}".format(arch, len(info.kernels), "; device tree: " + model if model else "")
+    return Recognised(catalog, "{} ({})".format(model or "Xilinx board", info.config() or arch), evidence)
+
+
+def myriad() -> Optional[Recognised]:
+    try:
+        from vedliot_runner.backends.openvino import _openvino
+
+        core = _openvino().Core()
+        devices = [d for d in core.available_devices if d.split(".", 1)[0] == "MYRIAD"]
+        if not devices:
+            return None
+        name = str(core.get_property(devices[0], "FULL_DEVICE_NAME"))
+    except Exception:  # noqa: BLE001 - no OpenVINO, no plugin, no stick: nothing recognised
+        return None
+    catalog = "myriad_x" if "myriad x" in name.lower() else None
+    return Recognised(catalog, "{} ({})".format(name, devices[0]), "OpenVINO available_devices: " + ", ".join(devices))
+
+
+RECOGNISERS = {"hailo": hailo, "edgetpu": edgetpu, "imx8mp": imx8mp, "dpu": dpu, "myriad": myriad}

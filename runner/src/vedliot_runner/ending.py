@@ -3,6 +3,7 @@ status and error, the exit code and the one line the user reads."""
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_UNSUPPORTED
@@ -87,6 +88,9 @@ def _stopped(report: WorkerReport, reason: Optional[str], timeout_s: Optional[fl
     return Ending("interrupted", EXIT_INTERRUPTED, ErrorInfo("Interrupted", message, stage))
 
 
+_GLOG = re.compile(r"[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+
+
 def _died(report: WorkerReport, reason: Optional[str], timeout_s: Optional[float]) -> Ending:
     stage = report.stage
     kept = "{} timed iterations kept".format(len(report.streamed))
@@ -118,7 +122,13 @@ def _died(report: WorkerReport, reason: Optional[str], timeout_s: Optional[float
     if report.peak_rss_bytes:
         message += "; peak RSS {:.0f} MB".format(report.peak_rss_bytes / 1e6)
     tail = [line for line in report.output_tail if line.strip()]
-    if tail:
+    # a vendor library that ends the process through glog (Vitis AI) says why in its FATAL line
+    fatal = [k for k, line in enumerate(tail) if _GLOG.match(line.strip()) and line.strip().startswith("F")]
+    if fatal:  # the warning glog printed just before it often names the cause (VART's fingerprints)
+        k = fatal[-1]
+        lines = [tail[k - 1]] if k and _GLOG.match(tail[k - 1].strip()) else []
+        message += '; its last output: "{}"'.format(" / ".join(x.strip()[:300] for x in [*lines, tail[k]]))
+    elif tail:
         message += '; its last output: "{}"'.format(tail[-1].strip()[:300])
     return Ending("failed", EXIT_RUNTIME, ErrorInfo(kind, message, stage, report.signal))
 

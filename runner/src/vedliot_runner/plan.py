@@ -21,7 +21,8 @@ from vedliot_runner.protocol import AccuracyJob, WorkerJob
 from vedliot_runner.record import ModelInfo, OpsPerInference, new_run_id
 from vedliot_runner.request import RunRequest, validate
 
-FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino-ir", ".engine": "tensorrt-engine", ".hef": "hef"}
+FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino-ir", ".engine": "tensorrt-engine", ".hef": "hef",
+           ".xmodel": "xmodel"}  # fmt: skip
 #: the task each dataset kind evaluates
 DATASET_TASKS = {"imagenet": "classification", "coco": "detection"}
 

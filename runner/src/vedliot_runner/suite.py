@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from vedliot_runner.backends import REGISTRY, backend_type
 from vedliot_runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, BenchError, UsageError
 from vedliot_runner.measure import LoopSettings, Progress, StopFlag
+from vedliot_runner.plan import resolve_zoo
 from vedliot_runner.record import ClassificationPredictions, DetectionPredictions
 from vedliot_runner.request import AccuracyRequest, BackendRequest, ModelRequest, PowerRequest, RunRequest
 from vedliot_runner.run import RunOutcome, execute
@@ -26,6 +27,9 @@ SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4")
 #: (batch size, mode): batch 1 for the lowest latency, batch 8 for throughput (D3.3 §3.1.2.3)
 CONFIGS = ((1, "latency"), (8, "throughput"))
 EDGE_MODELS = ("resnet50", "mobilenetv3_small")
+#: a Xilinx DPU's batch is its hardware's (None: read from a runner); latency mode runs one runner,
+#: throughput mode one per thread (D3.3 §3.4.18.3: single- and multi-threaded)
+DEVICE_BATCH = ((None, "latency"), (None, "throughput"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,34 @@ SUITES: Dict[str, TargetSuite] = {
             models=EDGE_MODELS,
             quick_models=EDGE_MODELS,
             configs=CONFIGS[:1],
+        ),
+        # Xilinx DPUs (§3.4.18-19): MobileNetV2 stands in for MobileNetV3, which the DPU compiler did not
+        # take; the Versal tables have no MobileNet. Myriad X (§3.4.2): fp16 (what MYRIAD executes), batch 1 and 4.
+        TargetSuite(
+            "dpu-zynqmp",
+            "vart",
+            ("int8",),
+            recognise="dpu",
+            models=("resnet50", "mobilenetv2", "yolov4"),
+            quick_models=("resnet50", "mobilenetv2"),
+            configs=DEVICE_BATCH,
+        ),
+        TargetSuite(
+            "dpu-versal",
+            "vart",
+            ("int8",),
+            recognise="dpu",
+            models=("resnet50", "yolov4"),
+            quick_models=("resnet50",),
+            configs=DEVICE_BATCH,
+        ),
+        TargetSuite(
+            "myriad",
+            "openvino",
+            ("fp16",),
+            (("device", "MYRIAD"),),
+            recognise="myriad",
+            configs=((1, "latency"), (4, "throughput")),
         ),
         TargetSuite(
             "imx8mp",
@@ -185,7 +217,8 @@ def _jobs(request: SuiteRequest, suite: TargetSuite, log: Callable[[str], None])
     models = list(request.models or (suite.quick_models if request.quick else suite.models))
     precisions = list(request.precisions or suite.precisions)
     jobs = [(m, p, b, mode, None) for (m, p, b, mode) in plan(suite, models, precisions, request.quick)]
-    jobs += [(m, p, 1, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, request.datasets)]
+    batch = None if any(b is None for b, _ in suite.configs) else 1
+    jobs += [(m, p, batch, "accuracy", d) for (m, p, d) in accuracy_plan(models, precisions, request.datasets)]
     if request.datasets is not None:
         wanted = sorted({DATASETS[m] for m in models if m in DATASETS})
         missing = [kind for kind in wanted if not (request.datasets / kind).is_dir()]
@@ -233,7 +266,7 @@ def run_suite(
     if suite.recognise and not request.target_name:
         name, mode = recognised_target(suite.recognise, suite.name, log, options.get("library"))
         request = dataclasses.replace(request, target_name=name, power_mode=request.power_mode or mode)
-    jobs = _with_cross_checks(_jobs(request, suite, log), main, cross)
+    jobs = _device_batch(request, _with_cross_checks(_jobs(request, suite, log), main, cross), log)
     runs: List[SuiteRun] = []
     stop = StopFlag()
     for index, job in enumerate(jobs, 1):
@@ -261,8 +294,27 @@ def run_suite(
     return (EXIT_RUNTIME if failed else EXIT_OK), runs
 
 
+def _device_batch(request: SuiteRequest, jobs: List[Tuple], log: Callable[[str], None]) -> List[Tuple]:
+    """Jobs whose batch is the device's get it from the backend (a DPU runner's dims[0])."""
+    pending = [job for job in jobs if job[3] is None]
+    if not pending:
+        return jobs
+    backend, model, precision = pending[0][:3]
+    batch = None
+    try:
+        zoo = resolve_zoo(_run_request(request, backend, {}, (model, precision, 1, "latency", None)))
+        batch = backend_type(backend).fixed_batch(zoo.path) if zoo is not None else None
+    except BenchError as exc:
+        log("{}: {}".format(model, exc))
+    if batch is None:
+        log("the device's batch could not be read (no device?): the runs ask for batch 1")
+    else:
+        log("device batch: {} (as the device runs {})".format(batch, model))
+    return [job if job[3] is not None else (*job[:3], batch or 1, *job[4:]) for job in jobs]
+
+
 _WHAT = {"nvidia": "NVIDIA board or GPU", "hailo": "Hailo device", "edgetpu": "Edge TPU",
-         "imx8mp": "i.MX 8M Plus"}  # fmt: skip
+         "imx8mp": "i.MX 8M Plus", "dpu": "Xilinx DPU", "myriad": "Myriad X"}  # fmt: skip
 
 
 def recognised_target(

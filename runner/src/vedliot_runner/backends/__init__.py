@@ -20,6 +20,11 @@ class BackendEntry(NamedTuple):
     requires: tuple
     #: precisions the backend produces itself from an fp32 file (a zoo run falls back to that file)
     converts: tuple = ()
+    #: where the runtime comes from when pip cannot install it (default: the pip extra)
+    install: str = ""
+
+    def how_to_install(self) -> str:
+        return self.install or "pip install 'vedliot-runner[{}]'".format(self.extra)
 
 
 REGISTRY: Dict[str, BackendEntry] = {
@@ -43,7 +48,23 @@ REGISTRY: Dict[str, BackendEntry] = {
         "vedliot_runner.backends.edgetpu", "EdgeTpuBackend", "edgetpu", "edgetpu", ("tflite_runtime|ai_edge_litert",)
     ),
     # Hailo-8/8L: compiled .hef files through HailoRT 4.x (hailo_platform, from Hailo's own wheel)
-    "hailort": BackendEntry("vedliot_runner.backends.hailort", "HailoRtBackend", "hailort", "hef", ("hailo_platform",)),
+    "hailort": BackendEntry(
+        "vedliot_runner.backends.hailort",
+        "HailoRtBackend",
+        "hailort",
+        "hef",
+        ("hailo_platform",),
+        install="Hailo's HailoRT wheel (Developer Zone login; images/hailo/vendor/README.md)",
+    ),
+    # Xilinx DPU (Zynq UltraScale+, Versal): compiled .xmodel files through Vitis AI's xir and vart
+    "vart": BackendEntry(
+        "vedliot_runner.backends.vart",
+        "VartBackend",
+        "vart",
+        "xmodel",
+        ("vart", "xir"),
+        install="the board image's Vitis AI runtime (PetaLinux, Kria Ubuntu); in a container, mount it (docs/edge.md)",
+    ),
     # i.MX 8M Plus NPU: full-integer .tflite files with NXP's VX delegate
     "vx": BackendEntry("vedliot_runner.backends.vx", "VxBackend", "vx", "tflite", ("tflite_runtime|ai_edge_litert",)),
 }
@@ -84,7 +105,7 @@ def missing_requirement(name: str) -> Optional[str]:
         alternatives = requirement.split("|")
         if not any(_findable(package) for package in alternatives):
             return "backend '{}' is not installed here (no module named {}); install it with: {}".format(
-                name, " or ".join(repr(p) for p in alternatives), "pip install 'vedliot-runner[{}]'".format(entry.extra)
+                name, " or ".join(repr(p) for p in alternatives), entry.how_to_install()
             )
     return None
 
@@ -105,9 +126,7 @@ def backend_class(name: str) -> Type[Backend]:
             import_requirement(package)
         except ImportError as exc:
             raise BackendNotInstalled(
-                "backend '{}' is not installed here ({}); install it with: pip install 'vedliot-runner[{}]'".format(
-                    name, exc, entry.extra
-                )
+                "backend '{}' is not installed here ({}); install it with: {}".format(name, exc, entry.how_to_install())
             ) from None
     module = importlib.import_module(entry.module)
     return getattr(module, entry.cls)

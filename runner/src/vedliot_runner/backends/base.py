@@ -65,6 +65,11 @@ class Backend:
         """Versions of the packages this backend's numbers depend on."""
         return {}
 
+    @classmethod
+    def fixed_batch(cls, path: Path) -> Optional[int]:
+        """The batch the device runs this model at whatever is asked (a Xilinx DPU's), or None."""
+        return None
+
     # -- model --------------------------------------------------------------------------------
     def load(self, path: Path) -> Tuple[List[TensorInfo], List[TensorInfo]]:
         """Load and compile the model; return its (inputs, outputs) as declared."""

@@ -6,12 +6,20 @@ INFERENCE_PRECISION_HINT, so a requested fp32 runs fp32 even where OpenVINO woul
 bf16 (CPUs with AVX512-BF16 or AMX). What ran is read back from the compiled model's runtime graph.
 Dynamic dimensions are fixed to --batch-size (and --input-shape) before compiling, as
 benchmark_app's -shape does: OpenVINO's CPU plugin runs static shapes faster.
+
+Intel's Myriad X (`device=MYRIAD`) exists only up to OpenVINO 2022.3 LTS, whose API lives in
+`openvino.runtime` and whose infer() takes no sharing flags: both generations are driven. MYRIAD
+computes in fp16 only (its OPTIMIZATION_CAPABILITIES) and takes no precision or thread hints; its
+request count is the plugin's own OPTIMAL_NUMBER_OF_INFER_REQUESTS. The record names OpenVINO's
+version and the device's full name.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import importlib
+import inspect
 import threading
 import time
 from pathlib import Path
@@ -72,10 +80,9 @@ class OpenVinoBackend(Backend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        import openvino
-
-        self._ov = openvino
-        self._core = openvino.Core()
+        self._ov = _openvino()
+        self._core = self._ov.Core()
+        self._shares: Optional[bool] = None  # infer() takes share_inputs (2023.1+)
         self._compiled = None
         self._request = None
         self._queue = None
@@ -88,18 +95,28 @@ class OpenVinoBackend(Backend):
     def packages(self) -> Dict[str, Optional[str]]:
         return {"openvino": self._ov.get_version()}
 
+    def _base(self) -> str:
+        return self.options.device.split(":", 1)[0].split(".", 1)[0].upper()
+
     def _device(self) -> str:
-        device = self.options.device
+        device, base = self.options.device, self._base()
         available = self._core.available_devices
-        base = device.split(":", 1)[0].split(".", 1)[0]
         if base not in ("AUTO", "HETERO", "MULTI") and not any(d.split(".", 1)[0] == base for d in available):
+            if base == "MYRIAD":
+                raise UnsupportedError(myriad_missing(self._core, self._ov.get_version(), available))
             raise UnsupportedError(
                 "OpenVINO device {} is not available here (available: {})".format(device, ", ".join(available))
+            )
+        if base == "MYRIAD" and self.settings.precision != "fp16":
+            raise UnsupportedError(
+                "MYRIAD executes fp16 only: run with --precision fp16 (from an fp32 or fp16 IR or ONNX file)"
             )
         return device
 
     def _compile_config(self) -> Dict[str, str]:
         config = {"PERFORMANCE_HINT": "THROUGHPUT" if self.mode == "throughput" else "LATENCY"}
+        if self._base() == "MYRIAD":  # the MYRIAD plugin takes neither precision nor thread hints
+            return config
         hint = self.options.infer_precision or _HINTS.get(self.settings.precision)
         if hint:
             config["INFERENCE_PRECISION_HINT"] = hint
@@ -140,16 +157,24 @@ class OpenVinoBackend(Backend):
         self._static_shapes(model)
         self._compiled = self._core.compile_model(model, device, self._config)
         self._request = self._compiled.create_infer_request()
+        self._shares = "share_inputs" in inspect.signature(self._request.infer).parameters
+        self._precision = self._runtime_precision()
+        outputs = [self._tensor(p) for p in model.outputs]
+        return declared, outputs
+
+    def _runtime_precision(self) -> Tuple[Optional[str], Optional[str]]:
         layers = []
         for op in self._compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             if "layerType" in info and "runtimePrecision" in info:
-                layers.append((info["layerType"].astype(str), info["runtimePrecision"].astype(str)))
+                layers.append((_text(info["layerType"]), _text(info["runtimePrecision"])))
         precision, detail = runtime_precision(layers)
-        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
-        self._precision = (precision, "{}; INFERENCE_PRECISION_HINT {}".format(detail, hint))
-        outputs = [self._tensor(p) for p in model.outputs]
-        return declared, outputs
+        if self._base() == "MYRIAD":  # no precision hint there; the device says what it computes in
+            key, value = "OPTIMIZATION_CAPABILITIES", self._core.get_property("MYRIAD", "OPTIMIZATION_CAPABILITIES")
+            value = ", ".join(value) if isinstance(value, (list, tuple)) else value
+        else:
+            key, value = "INFERENCE_PRECISION_HINT", self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        return precision, "{}; {} {}".format(detail, key, _text(value))
 
     def _tensor(self, port) -> TensorInfo:
         shape = [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
@@ -164,9 +189,14 @@ class OpenVinoBackend(Backend):
 
     def resolved_options(self) -> Dict[str, Scalar]:
         resolved = super().resolved_options()
+        resolved["openvino"] = self._ov.get_version()
+        try:
+            resolved["FULL_DEVICE_NAME"] = str(self._core.get_property(self._base(), "FULL_DEVICE_NAME"))
+        except Exception:  # noqa: BLE001 - AUTO/HETERO have no single device name
+            pass
         for key in ("PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS"):
             try:
-                resolved[key] = str(self._compiled.get_property(key))
+                resolved[key] = _text(self._compiled.get_property(key))
             except Exception:  # noqa: BLE001 - not every device reports every property
                 pass
         return resolved
@@ -174,7 +204,10 @@ class OpenVinoBackend(Backend):
     def predict(self, feeds: Feeds) -> List[np.ndarray]:
         # share_inputs avoids a copy per call (as benchmark_app's pre-set tensors do); outputs are
         # copied out, i.e. materialised on the host.
-        results = self._request.infer(feeds, share_inputs=True, share_outputs=False)
+        if self._shares:
+            results = self._request.infer(feeds, share_inputs=True, share_outputs=False)
+        else:  # 2022.3: outputs are copied out as well
+            results = self._request.infer(feeds)
         return list(results.values())
 
     def default_requests_in_flight(self) -> int:
@@ -220,3 +253,42 @@ class OpenVinoBackend(Backend):
         self._queue = None
         self._request = None
         self._compiled = None
+
+
+def _openvino():
+    """The API module: `openvino` (2023.1+), or `openvino.runtime` (2022.x, the MYRIAD line)."""
+    module = importlib.import_module("openvino")
+    return module if hasattr(module, "Core") else importlib.import_module("openvino.runtime")
+
+
+def _text(value) -> str:
+    """A property or rt_info value as text (2022.3 gives Type and OVAny objects where later
+    versions give strings)."""
+    for name in ("get_type_name", "astype"):
+        method = getattr(value, name, None)
+        if method is not None:
+            return method() if name == "get_type_name" else method(str)
+    return str(value)
+
+
+def myriad_missing(core, version: str, available: List[str]) -> str:
+    """Why MYRIAD is not listed: a release without the plugin, or no stick on the bus."""
+    if not version.startswith(("2021.", "2022.")):
+        return (
+            "OpenVINO {} has no MYRIAD plugin (Intel dropped the Myriad X after 2022.3 LTS): run the "
+            "vedliot/bench-myriad image, on OpenVINO 2022.3 (images/myriad)".format(version.split("-")[0])
+        )
+    try:
+        registered = bool(core.get_versions("MYRIAD"))
+    except Exception:  # noqa: BLE001 - "not registered": the PyPI wheel ships no MYRIAD plugin
+        registered = False
+    if not registered:
+        return (
+            "this OpenVINO {} has no MYRIAD plugin (the PyPI wheel ships none): use Intel's "
+            "openvino/ubuntu20_runtime:2022.3 image, as vedliot/bench-myriad does".format(version.split("-")[0])
+        )
+    return (
+        "no Myriad X device found (MYRIAD plugin present; available: {}): plug in the stick, install the "
+        "97-myriad-usbboot udev rule on the host and give the container "
+        "--device-cgroup-rule='c 189:* rmw' -v /dev/bus/usb:/dev/bus/usb".format(", ".join(available) or "none")
+    )

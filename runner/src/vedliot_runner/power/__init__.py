@@ -13,17 +13,19 @@ from vedliot_runner.power.sampler import Sampler
 def _registry() -> Dict[str, Type[PowerSource]]:
     from vedliot_runner.power.external import ExternalSource
     from vedliot_runner.power.hailo import HailoSource
+    from vedliot_runner.power.hwmon import HwmonSource
     from vedliot_runner.power.ina3221 import Ina3221Source
     from vedliot_runner.power.nvml import NvmlSource
     from vedliot_runner.power.rapl import RaplSource
     from vedliot_runner.power.recs import RecsSource
     from vedliot_runner.power.tegrastats import TegrastatsSource
 
-    sources = (RaplSource, NvmlSource, TegrastatsSource, Ina3221Source, HailoSource, RecsSource, ExternalSource)
+    sources = (RaplSource, NvmlSource, TegrastatsSource, Ina3221Source, HwmonSource, HailoSource, RecsSource,
+               ExternalSource)  # fmt: skip
     return {cls.name: cls for cls in sources}
 
 
-SOURCES = ("rapl", "nvml", "tegrastats", "ina3221", "hailo", "recs", "external", "none")
+SOURCES = ("rapl", "nvml", "tegrastats", "ina3221", "hwmon", "hailo", "recs", "external", "none")
 
 
 def sampler_for(spec: Optional[str]) -> Optional[Sampler]:

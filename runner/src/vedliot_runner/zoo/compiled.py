@@ -5,7 +5,8 @@ manifest so that `run --model zoo:NAME` and the suites find them like any other 
   .tflite; the compiled file and its operation log land next to it, and the manifest records the
   compiler's version and how many operators it mapped to the Edge TPU and left on the CPU.
 - `zoo add`: a file compiled elsewhere (a Hailo .hef from the Dataflow Compiler, which needs
-  Hailo's login-only download and a GPU; an Edge TPU model compiled on another machine).
+  Hailo's login-only download and a GPU; a Xilinx .xmodel from Vitis AI's quantizer and vai_c_xir,
+  in Xilinx's Docker image; an Edge TPU model compiled on another machine).
 
 Stdlib only, like the manifest it edits: it runs on the boards.
 """
@@ -28,7 +29,7 @@ COMPILER = "edgetpu_compiler"
 def format_of(path: Path) -> Optional[str]:
     if path.name.endswith("_edgetpu.tflite"):
         return "edgetpu"
-    return {".hef": "hef"}.get(path.suffix.lower())
+    return {".hef": "hef", ".xmodel": "xmodel"}.get(path.suffix.lower())
 
 
 def _entry(directory: Path, path: Path, fmt: str, precision: str, **extra) -> Dict:
@@ -54,14 +55,15 @@ def add(directory: Path, name: str, source: Path, precision: str = "int8") -> Di
         raise UsageError("--file {}: no such file".format(source))
     fmt = format_of(source)
     if fmt is None:
-        raise UsageError("--file {}: not a compiled file the zoo takes (a .hef, or a *_edgetpu.tflite)".format(source))
-    target = (
-        directory / "compiled" / "{}.{}{}".format(name, precision, "_edgetpu.tflite" if fmt == "edgetpu" else ".hef")
-    )
+        raise UsageError(
+            "--file {}: not a compiled file the zoo takes (a .hef, an .xmodel, or a *_edgetpu.tflite)".format(source)
+        )
+    suffix = {"edgetpu": "_edgetpu.tflite"}.get(fmt, "." + fmt)
+    target = directory / "compiled" / "{}.{}{}".format(name, precision, suffix)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(str(source), str(target))
-    # HailoRT's frames are NHWC whatever layout the ONNX model had
-    extra = {"layout": "NHWC"} if fmt == "hef" else {}
+    # HailoRT's frames and a DPU's tensors are NHWC whatever layout the ONNX model had
+    extra = {"layout": "NHWC"} if fmt in ("hef", "xmodel") else {}
     item = _entry(directory, target, fmt, precision, added_from=str(source), **extra)
     _replace_file(data, name, item)
     manifest.save(directory, data)

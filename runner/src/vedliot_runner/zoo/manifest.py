@@ -19,6 +19,8 @@ COMPILED = {
     "edgetpu": "compile it with: vedliot-runner zoo edgetpu --zoo {zoo} --models {model}",
     "hef": "compile it with Hailo's Dataflow Compiler (docs/edge.md), then: vedliot-runner zoo add --zoo {zoo} "
     "--model {model} --file MODEL.hef",
+    "xmodel": "quantize and compile it with Vitis AI for this DPU (docs/edge.md), then: vedliot-runner zoo add "
+    "--zoo {zoo} --model {model} --file MODEL.xmodel",
 }
 MANIFEST = "zoo.json"
 
