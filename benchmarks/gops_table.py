@@ -10,7 +10,13 @@ cores x real clock x 32. Other precisions scale it by what one instruction does 
 bf16 x2 (AVX512_BF16 dot products), int8 x4 (VNNI, 4 MACs per 32-bit lane), fp16 x1 (no fp16
 arithmetic on x86 without AVX512_FP16). Without gcc the nominal clock x 32 is used, and said.
 
-    .venv/bin/python benchmarks/gops_table.py [--zoo build/zoo] [--rounds 3] [--json]
+Each backend runs the zoo's int8 form it takes (issue 19: ONNX Runtime the uint8-activation u8s8
+file, the others the symmetric s8s8 one). The cells are alternated round by round (round 1 runs
+every cell, then round 2, ...), so that drift on a shared machine hits every cell alike; the
+int8/fp32 IPS ratio of each backend and model is printed after the table.
+
+    .venv/bin/python benchmarks/gops_table.py [--zoo build/zoo] [--rounds 3] [--models resnet50,...]
+        [--cells onnxruntime:fp32,onnxruntime:int8,...] [--json]
 """
 
 from __future__ import annotations
@@ -111,97 +117,132 @@ def _ran_as(row: dict) -> str:
     return effective[0] if len(effective) == 1 and effective[0] in OPS_PER_CYCLE else row["precision"]
 
 
-def clock_ghz() -> float:
+def clock_ghz() -> float | None:
+    """The nominal clock /proc/cpuinfo gives, where it gives one (some VMs print none)."""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("cpu MHz"):
             return float(line.split(":")[1]) / 1000
-    raise RuntimeError("no clock in /proc/cpuinfo")
+    return None
 
 
-def run(zoo: Path, backend: str, precision: str, output: Path) -> dict:
+def run(zoo: Path, model: str, backend: str, precision: str, output: Path) -> dict:
     # Untuned TVM takes ~4 s per ResNet50 inference: a few iterations are all it gets.
     loop = ["--min-iterations", "3", "--min-seconds", "5"] if backend == "tvm" else ["--min-seconds", "10"]
-    command = [sys.executable, "-m", "vedliot_runner", "run", "--model", "zoo:resnet50", "--zoo", str(zoo),
+    command = [sys.executable, "-m", "vedliot_runner", "run", "--model", f"zoo:{model}", "--zoo", str(zoo),
                "--backend", backend, "--precision", precision, "--output", str(output), "--json", *loop]  # fmt: skip
     proc = subprocess.run(command, capture_output=True, text=True)
     summary = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {"status": "failed"}
     if summary.get("status") == "ok":
         record = json.loads(Path(summary["record"]).read_text())
         summary["ops"] = record["model"]["ops_per_inference"]["value"]
+        summary["int8_form"] = (record["model"].get("quantization") or {}).get("name")
     else:
         summary["error"] = summary.get("error") or proc.stderr.strip()[-300:]
     return summary
+
+
+def _row(model: str, backend: str, precision: str, results: list[dict], fp32_peak: float) -> dict:
+    ok = [r for r in results if r.get("status") == "ok"]
+    row = {"model": model, "backend": backend, "precision": precision, "runs": len(results), "ok": len(ok)}
+    if not ok:
+        row["error"] = results[-1].get("error") if results else "not run"
+        return row
+    ips = statistics.median(r["inferences_per_s"] for r in ok)
+    row.update(
+        effective=sorted({r["precision_effective"] for r in ok}),
+        int8_form=ok[0].get("int8_form"),
+        median_ms=statistics.median(r["median_ms"] for r in ok),
+        ips=ips,
+        ips_runs=[r["inferences_per_s"] for r in ok],
+        gops=ips * ok[0]["ops"] / 1e9,
+    )
+    row["peak_gops"] = fp32_peak * OPS_PER_CYCLE.get(_ran_as(row), 32) / 32
+    row["share_of_peak_pct"] = 100 * row["gops"] / row["peak_gops"]
+    return row
+
+
+def measure(args: argparse.Namespace, cells: list[tuple[str, str, str]], fp32_peak: float) -> list[dict]:
+    """Round-robin: every cell once per round, so drift on a shared machine hits all cells alike."""
+    output = Path("build") / "bench-records"
+    results: dict[tuple[str, str, str], list[dict]] = {cell: [] for cell in cells}
+    for round_ in range(args.rounds):
+        for cell in cells:
+            results[cell].append(run(args.zoo, *cell, output))
+            if not args.json:
+                done = results[cell][-1]
+                print(f"round {round_ + 1}: {' '.join(cell)}: {done.get('inferences_per_s', done.get('error'))}",
+                      file=sys.stderr)  # fmt: skip
+    return [_row(*cell, results[cell], fp32_peak) for cell in cells]
+
+
+def speedups(rows: list[dict]) -> list[dict]:
+    """int8 IPS over fp32 IPS per backend and model, from the same rounds."""
+    ips = {(r["model"], r["backend"], r["precision"]): r.get("ips") for r in rows}
+    out = []
+    for model, backend, precision in ips:
+        fp32 = ips.get((model, backend, "fp32"))
+        if precision == "int8" and fp32 and ips[(model, backend, "int8")]:
+            out.append({"model": model, "backend": backend, "int8_over_fp32": ips[(model, backend, "int8")] / fp32})
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zoo", type=Path, default=Path("build/zoo"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--models", default="resnet50", help="comma-separated zoo models (default resnet50)")
+    parser.add_argument("--cells", help="comma-separated BACKEND:PRECISION (default: every cell of CELLS)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--reuse", type=Path, help="take the measurements from an earlier --json output")
     args = parser.parse_args()
     host = collect()
     cores, ghz = host.cpu_cores_physical or host.cpu_cores_logical, clock_ghz()
     probe = measured_fp32_peak(cores)
+    if probe is None and ghz is None:
+        raise SystemExit("gops_table: no gcc for the FMA probe and no clock in /proc/cpuinfo: no peak")
     fp32_peak = probe if probe else cores * ghz * 32
     derivation = (
         f"measured FMA probe {probe:.1f} GFLOPS on {cores} cores = {cores} x {probe / cores / 32:.2f} GHz x 32"
         if probe
         else f"nominal: {cores} cores x {ghz:.2f} GHz x 32 (no gcc for the probe)"
     )
-    output = Path("build") / "bench-records"
-    previous = (
-        {(r["backend"], r["precision"]): r for r in json.loads(args.reuse.read_text())["rows"]} if args.reuse else {}
-    )
-    rows = []
-    for backend, precision in CELLS:
-        if (backend, precision) in previous:
-            row = previous[(backend, precision)]
-            if "gops" in row:
-                row["peak_gops"] = fp32_peak * OPS_PER_CYCLE.get(_ran_as(row), 32) / 32
-                row["share_of_peak_pct"] = 100 * row["gops"] / row["peak_gops"]
-            rows.append(row)
-            continue
-        results = [run(args.zoo, backend, precision, output) for _ in range(args.rounds)]
-        ok = [r for r in results if r.get("status") == "ok"]
-        row = {"backend": backend, "precision": precision, "runs": len(results), "ok": len(ok)}
-        if ok:
-            ips = statistics.median(r["inferences_per_s"] for r in ok)
-            gops = ips * ok[0]["ops"] / 1e9
-            row.update(
-                effective=sorted({r["precision_effective"] for r in ok}),
-                median_ms=statistics.median(r["median_ms"] for r in ok),
-                ips=ips,
-                gops=gops,
-            )
-            row["peak_gops"] = fp32_peak * OPS_PER_CYCLE.get(_ran_as(row), 32) / 32
-            row["share_of_peak_pct"] = 100 * gops / row["peak_gops"]
-        else:
-            row["error"] = results[-1].get("error")
-        rows.append(row)
-        if not args.json:
-            print(row, file=sys.stderr)
+    pairs = [tuple(c.split(":")) for c in args.cells.split(",")] if args.cells else list(CELLS)
+    cells = [(model, backend, precision) for model in args.models.split(",") for backend, precision in pairs]
+    rows = measure(args, cells, fp32_peak)
+    nominal = f"nominal {ghz:.2f} GHz" if ghz else "no nominal clock given"
     result = {
-        "machine": f"{host.cpu_model}, {cores} cores, nominal {ghz:.2f} GHz, flags {','.join(host.cpu_flags)}",
+        "machine": f"{host.cpu_model}, {cores} cores, {nominal}, flags {','.join(host.cpu_flags)}",
         "fp32_peak_gops": fp32_peak,
         "peak_derivation": derivation,
         "rows": rows,
+        "int8_speedups": speedups(rows),
     }
     if args.json:
         print(json.dumps(result, indent=1))
-        return 0
+    else:
+        _print(result)
+    return 0
+
+
+def _print(result: dict) -> None:
     print(result["machine"])
-    print("fp32 peak: " + derivation)
-    print("| backend | requested | effective | median ms | IPS | GOPS | peak GOPS | share of peak |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
+    print("fp32 peak: " + result["peak_derivation"])
+    print(
+        "| model | backend | requested | effective | int8 form | median ms | IPS | GOPS | peak GOPS | share of peak |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
         if "gops" in r:
-            cells = [r["backend"], r["precision"], ", ".join(r["effective"]), f"{r['median_ms']:.2f}"]
-            cells += [f"{r['ips']:.2f}", f"{r['gops']:.1f}", f"{r['peak_gops']:.0f}", f"{r['share_of_peak_pct']:.1f}%"]
+            cells = [r["model"], r["backend"], r["precision"], ", ".join(r["effective"]), r.get("int8_form") or "",
+                     f"{r['median_ms']:.2f}", f"{r['ips']:.2f}", f"{r['gops']:.1f}", f"{r['peak_gops']:.0f}",
+                     f"{r['share_of_peak_pct']:.1f}%"]  # fmt: skip
             print("| " + " | ".join(cells) + " |")
         else:
-            print(f"| {r['backend']} | {r['precision']} | - | - | - | - | - | {r.get('error', '')} |")
-    return 0
+            print(
+                f"| {r['model']} | {r['backend']} | {r['precision']} | - | - | - | - | - | - | {r.get('error', '')} |"
+            )
+    print("\n| model | backend | int8 IPS / fp32 IPS |\n|---|---|---|")
+    for s in result["int8_speedups"]:
+        print(f"| {s['model']} | {s['backend']} | {s['int8_over_fp32']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -108,9 +108,11 @@ def test_classifier_variants_agree_with_fp32(zoo_dir, name):
     # Same definition and weights in both formats: the fp32 files compute the same function.
     np.testing.assert_allclose(tflite_fp32, reference, atol=2e-3)
     saturated = []
-    for precision in ("fp16", "int8"):
+    for precision, suffix in (("fp16", ""), ("int8", ""), ("int8", "_u8s8")):
         for fmt, run in (("onnx", _onnx), ("tflite", _tflite)):
-            (out,) = run(zoo_dir / name / f"{name}_{precision}.{fmt}", x)
+            if suffix and fmt == "tflite":
+                continue  # the second int8 form is ONNX Runtime's: an ONNX file only
+            (out,) = run(zoo_dir / name / f"{name}_{precision}{suffix}.{fmt}", x)
             assert out.shape == reference.shape
             agreement = float((out.argmax(1) == reference.argmax(1)).mean())
             correlation = float(np.corrcoef(out.ravel(), reference.ravel())[0, 1])
@@ -144,7 +146,7 @@ def test_runner_takes_zoo_models_with_manifest_ops(zoo_dir, run_inproc):
     (record,) = result.records
     model = record["model"]
     assert model["name"] == "mobilenetv3_small" and model["task"] == "classification"
-    assert model["path"].endswith("mobilenetv3_small_int8.onnx")
+    assert model["path"].endswith("mobilenetv3_small_int8_u8s8.onnx")  # ONNX Runtime's int8 form
     assert model["ops_per_inference"]["value"] == pytest.approx(0.178e9)
     assert model["ops_per_inference"]["source"] == "manifest" and "published" in model["ops_per_inference"]["note"]
     assert model["inputs"][0]["layout"] == "NCHW"
@@ -175,9 +177,16 @@ def test_tiny_zoo_build_is_cached_and_complete(tmp_path):
     directory = tmp_path / "zoo"
     first = []
     zoo_build.build(directory, models=["tinycnn"], log=first.append)
-    assert sum(": built in " in line for line in first) == 6, first
+    # 6 jobs (2 formats x 3 precisions), the ONNX int8 one in two forms
+    assert sum(": built in " in line for line in first) == 7, first
     manifest = _manifest(directory)
     files = manifest["models"]["tinycnn"]["files"]
+    forms = {f["int8_form"]["name"]: f for f in files if f.get("int8_form")}
+    assert set(forms) == {"s8s8", "u8s8"} and forms["u8s8"]["path"] == "tinycnn/tinycnn_int8_u8s8.onnx"
+    assert forms["u8s8"]["int8_form"]["activations"] == "uint8" and forms["s8s8"]["int8_form"]["activations"] == "int8"
+    assert forms["u8s8"]["recipe"]["calibration"] == forms["s8s8"]["recipe"]["calibration"]  # one calibration
+    assert _qdq_types(directory / forms["u8s8"]["path"]) == ({"uint8"}, {"int8"})
+    assert _qdq_types(directory / forms["s8s8"]["path"]) == ({"int8"}, {"int8"})
     mtimes = {f["path"]: os.stat(directory / f["path"]).st_mtime_ns for f in files}
     second = []
     zoo_build.build(directory, models=["tinycnn"], log=second.append)
@@ -189,6 +198,35 @@ def test_tiny_zoo_build_is_cached_and_complete(tmp_path):
     (reference,) = _onnx(directory / "tinycnn" / "tinycnn_fp32.onnx", x)
     (out,) = _tflite(directory / int8["path"], x)
     assert out.shape == reference.shape == (4, 10)
+
+
+def _qdq_types(path) -> tuple[set[str], set[str]]:
+    """(activation types, weight types) of a QDQ file: the zero points' element types of the
+    QuantizeLinear nodes (activations) and of the int8 weight initializers' DequantizeLinear."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    types = {i.name: helper.tensor_dtype_to_np_dtype(i.data_type).name for i in model.graph.initializer}
+    quantize = {types[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2}
+    weights = {types[n.input[0]] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in types}
+    return quantize, weights - {"int32"}  # biases are int32 (scale = input scale x weight scale)
+
+
+def test_each_backend_takes_its_int8_form(zoo_dir, run_inproc):
+    """ONNX Runtime's CPU kernels take uint8 activations; OpenVINO (and TensorRT) the symmetric form.
+    The record states which ran."""
+    forms = {}
+    for backend in ("onnxruntime", "openvino"):
+        result = run_inproc("run", "--model", "zoo:mobilenetv2", "--zoo", str(zoo_dir), "--backend", backend,
+                            "--precision", "int8", "--quiet", *QUICK)  # fmt: skip
+        assert result.code == 0, result.err
+        (record,) = [r for r in result.records if r["software"]["backend"]["name"] == backend]
+        forms[backend] = record["model"]["quantization"]
+        assert record["model"]["path"].endswith("_int8_u8s8.onnx" if backend == "onnxruntime" else "_int8.onnx")
+    assert forms["onnxruntime"] == {"name": "u8s8", "activations": "uint8", "weights": "int8", "per_channel": True,
+                                    "symmetric_activations": False}  # fmt: skip
+    assert forms["openvino"]["name"] == "s8s8" and forms["openvino"]["activations"] == "int8"
 
 
 def test_zoo_build_bad_arguments(tmp_path, capsys):

@@ -90,6 +90,7 @@ class Model:
     inputs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     outputs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     ops_per_inference: Ops | None = None
+    quantization: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -130,11 +130,10 @@ def cmd_zoo(args: argparse.Namespace) -> int:
             ops = entry["ops_per_inference"]
             print("{} ({}, {:.4g} GOps, {})".format(name, entry["task"], ops["value"] / 1e9, ops["source"]))
             for item in entry["files"]:
-                print(
-                    "  {:<7} {:<5} {:>8.1f} MB  {}".format(
-                        item["format"], item["precision"], item["size_bytes"] / 1e6, args.zoo / item["path"]
-                    )
-                )
+                form = manifest.form_of(item)
+                precision = item["precision"] + (" " + form if form else "")
+                print("  {:<7} {:<10} {:>8.1f} MB  {}".format(
+                    item["format"], precision, item["size_bytes"] / 1e6, args.zoo / item["path"]))  # fmt: skip
         return EXIT_OK
     if args.zoo_command in ("add", "edgetpu"):
         return _zoo_compiled(args)

@@ -74,7 +74,7 @@ def resolve_zoo(request: RunRequest) -> Optional[ZooModel]:
         data = manifest.load(directory)
         if manifest.find_file(data["models"].get(name, {}), entry.format, precision) is None:
             precision = "fp32"
-    path, model_entry, file_entry = manifest.resolve(directory, name, entry.format, precision)
+    path, model_entry, file_entry = manifest.resolve(directory, name, entry.format, precision, entry.int8_form)
     return ZooModel(path, model_entry, file_entry)
 
 
@@ -138,7 +138,20 @@ def _model_info(request: RunRequest, path: Path, zoo: Optional[ZooModel], task: 
         format=format_of(path),
         task=task or (zoo.entry.get("task") if zoo is not None else None),
         ops_per_inference=ops_of(request, path, zoo),
+        quantization=_int8_form(zoo),
     )
+
+
+def _int8_form(zoo: Optional[ZooModel]) -> Optional[Dict[str, Any]]:
+    """The int8 form of a zoo ONNX file (activation and weight types, per channel), as the zoo made it."""
+    from vedliot_runner.zoo import manifest
+
+    form = manifest.form_of(zoo.file) if zoo is not None else None
+    if form is None:
+        return None
+    from vedliot_runner.zoo.quantize import INT8_FORMS
+
+    return dict(zoo.file.get("int8_form") or INT8_FORMS[form])
 
 
 def prepare(request: RunRequest) -> RunPlan:

@@ -107,6 +107,8 @@ class ModelInfo:
     inputs: List[TensorInfo] = dataclasses.field(default_factory=list)
     outputs: List[TensorInfo] = dataclasses.field(default_factory=list)
     ops_per_inference: Optional[OpsPerInference] = None
+    #: an int8 ONNX file's form (zoo/quantize.py INT8_FORMS), where the zoo says it
+    quantization: Optional[Dict[str, Scalar]] = None
 
 
 @dataclasses.dataclass

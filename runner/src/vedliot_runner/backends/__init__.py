@@ -22,14 +22,22 @@ class BackendEntry(NamedTuple):
     converts: tuple = ()
     #: where the runtime comes from when pip cannot install it (default: the pip extra)
     install: str = ""
+    #: the zoo's int8 ONNX form the backend runs best (zoo/quantize.py)
+    int8_form: str = "s8s8"
 
     def how_to_install(self) -> str:
         return self.install or "pip install 'vedliot-runner[{}]'".format(self.extra)
 
 
 REGISTRY: Dict[str, BackendEntry] = {
+    # ONNX Runtime's CPU int8 kernels take uint8 activations (u8 x s8 GEMMs): its own int8 form
     "onnxruntime": BackendEntry(
-        "vedliot_runner.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime", "onnx", ("onnxruntime", "onnx")
+        "vedliot_runner.backends.onnxruntime",
+        "OnnxRuntimeBackend",
+        "onnxruntime",
+        "onnx",
+        ("onnxruntime", "onnx"),
+        int8_form="u8s8",
     ),
     "openvino": BackendEntry(
         "vedliot_runner.backends.openvino", "OpenVinoBackend", "openvino", "onnx", ("openvino",), ("bf16", "fp16")

@@ -20,6 +20,7 @@ import numpy as np
 from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
 from vedliot_runner.zoo import EXTRA_MODELS, MODELS, manifest
+from vedliot_runner.zoo.quantize import DEFAULT_FORM, INT8_FORMS
 from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
 #: bump when a definition or recipe changes what a file holds: every cached file is rebuilt
@@ -198,7 +199,7 @@ class _Model:
     head: Optional[HeadAdjust] = None
 
 
-def _recipe(run: _Build, model: _Model, fmt: str, precision: str) -> Dict:
+def _recipe(run: _Build, model: _Model, fmt: str, precision: str, form: Optional[str]) -> Dict:
     recipe = {
         "zoo_version": ZOO_VERSION,
         "model": model.name,
@@ -209,6 +210,8 @@ def _recipe(run: _Build, model: _Model, fmt: str, precision: str) -> Dict:
     }
     if model.prepared is not None:
         recipe["weights"] = model.prepared.identity
+    if form not in (None, DEFAULT_FORM):  # the default form's recipe is as it was before forms existed
+        recipe["int8_form"] = form
     return recipe
 
 
@@ -220,8 +223,8 @@ def _weights(run: _Build, model: _Model) -> Callable[[], object]:
     return functools.partial(WeightSource, run.seed, model.head)
 
 
-def _file_entry(run: _Build, path: Path, fmt: str, precision: str, recipe: Dict) -> Dict:
-    return {
+def _file_entry(run: _Build, path: Path, fmt: str, precision: str, recipe: Dict, form: Optional[str]) -> Dict:
+    entry = {
         "format": fmt,
         "precision": precision,
         "path": str(path.relative_to(run.output)),
@@ -231,14 +234,20 @@ def _file_entry(run: _Build, path: Path, fmt: str, precision: str, recipe: Dict)
         "input_dtype": "int8" if (fmt == "tflite" and precision == "int8") else "float32",
         "recipe": recipe,
     }
+    if form is not None:
+        entry["int8_form"] = dict(INT8_FORMS[form])
+    return entry
 
 
-def _build_file(run: _Build, model: _Model, fmt: str, precision: str) -> None:
-    asked = (model.name, fmt, precision) in run.jobs
-    step = "[{}/{}] {} {} {}".format(run.done + 1, len(run.jobs), model.name, fmt, precision)
-    recipe = _recipe(run, model, fmt, precision)
-    path = model.directory / "{}_{}{}".format(model.name, precision, ".onnx" if fmt == "onnx" else ".tflite")
-    existing = manifest.find_file(model.entry, fmt, precision) if model.entry else None
+def _build_file(run: _Build, model: _Model, fmt: str, precision: str, form: Optional[str] = None) -> None:
+    # the second int8 form is part of its precision's job, not a job of its own
+    asked = (model.name, fmt, precision) in run.jobs and form in (None, DEFAULT_FORM)
+    label = precision + ("" if form in (None, DEFAULT_FORM) else " " + form)
+    step = "[{}/{}] {} {} {}".format(run.done + 1, len(run.jobs), model.name, fmt, label)
+    recipe = _recipe(run, model, fmt, precision, form)
+    suffix = "" if form in (None, DEFAULT_FORM) else "_" + form
+    path = model.directory / "{}_{}{}{}".format(model.name, precision, suffix, ".onnx" if fmt == "onnx" else ".tflite")
+    existing = manifest.find_file(model.entry, fmt, precision, form, exact=True) if model.entry else None
     if existing is not None and existing.get("recipe") == recipe and path.is_file():
         if path.stat().st_size == existing["size_bytes"]:
             run.done += asked
@@ -247,7 +256,7 @@ def _build_file(run: _Build, model: _Model, fmt: str, precision: str) -> None:
             return
     t0 = time.monotonic()
     tmp = path.with_name("." + path.name + ".tmp")
-    _build_one(model.module, _weights(run, model), fmt, precision, model.cal, model.directory, tmp)
+    _build_one(model.module, _weights(run, model), fmt, precision, model.cal, model.directory, tmp, form)
     tmp.replace(path)
     if fmt == "onnx" and precision == "fp32":
         model.entry = _model_entry(model.module, path)
@@ -255,8 +264,9 @@ def _build_file(run: _Build, model: _Model, fmt: str, precision: str) -> None:
         if model.prepared is not None:
             model.entry["dataset"] = {"kind": "imagenet", "path": model.prepared.dataset}
             model.entry["holdout_top1"] = round(model.prepared.holdout_top1, 2)
-    record = _file_entry(run, path, fmt, precision, recipe)
-    files = [f for f in model.entry["files"] if not (f["format"] == fmt and f["precision"] == precision)]
+    record = _file_entry(run, path, fmt, precision, recipe, form)
+    files = [f for f in model.entry["files"]
+             if not (f["format"] == fmt and f["precision"] == precision and manifest.form_of(f) == form)]  # fmt: skip
     model.entry["files"] = [*files, record]
     run.current["models"][model.name] = model.entry
     manifest.save(run.output, run.current)
@@ -277,7 +287,9 @@ def _build_model(run: _Build, name: str, calibration: Optional[Path]) -> None:
     if ("onnx", "fp32") not in wanted:
         wanted.insert(0, ("onnx", "fp32"))
     for fmt, precision in wanted:
-        _build_file(run, model, fmt, precision)
+        # an int8 ONNX file per form, from the same calibration: each backend takes the one it runs best
+        for form in INT8_FORMS if (fmt, precision) == ("onnx", "int8") else (None,):
+            _build_file(run, model, fmt, precision, form)
 
 
 def build(
@@ -322,7 +334,9 @@ def _load_or_compute_head(module: ModuleType, seed: int, model_dir: Path) -> Hea
     return head
 
 
-def _build_one(module, weights, fmt: str, precision: str, cal: Calibration, model_dir: Path, tmp: Path) -> None:
+def _build_one(
+    module, weights, fmt: str, precision: str, cal: Calibration, model_dir: Path, tmp: Path, form: Optional[str]
+) -> None:
     import onnx
 
     from vedliot_runner.zoo.graph import GraphBuilder
@@ -344,7 +358,7 @@ def _build_one(module, weights, fmt: str, precision: str, cal: Calibration, mode
     else:
         from vedliot_runner.zoo.quantize import quantize_qdq
 
-        quantize_qdq(fp32_path, tmp, "input", cal.batches())
+        quantize_qdq(fp32_path, tmp, "input", cal.batches(), form or DEFAULT_FORM)
 
 
 def parse_list(text: str) -> List[str]:

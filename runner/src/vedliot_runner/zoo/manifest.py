@@ -91,15 +91,31 @@ def empty(seed: int, zoo_version: int) -> Dict[str, Any]:
     return {"schema": ZOO_SCHEMA, "zoo_version": zoo_version, "seed": seed, "models": {}}
 
 
-def find_file(entry: Dict[str, Any], fmt: str, precision: str) -> Optional[Dict[str, Any]]:
-    for item in entry.get("files", []):
-        if item["format"] == fmt and item["precision"] == precision:
-            return item
-    return None
+def form_of(item: Dict[str, Any]) -> Optional[str]:
+    """The int8 form of an ONNX int8 file ("s8s8" for files listed before forms existed), else None."""
+    if item["format"] != "onnx" or item["precision"] != "int8":
+        return None
+    return (item.get("int8_form") or {}).get("name", "s8s8")
 
 
-def resolve(directory: Path, name: str, fmt: str, precision: str) -> Tuple[Path, Dict[str, Any], Dict[str, Any]]:
-    """(file path, model entry, file entry) of zoo model `name` in `fmt` at `precision`."""
+def find_file(
+    entry: Dict[str, Any], fmt: str, precision: str, form: Optional[str] = None, exact: bool = False
+) -> Optional[Dict[str, Any]]:
+    """The file of `fmt` at `precision`; of int8 `form` where the zoo has it (exact: only that form)."""
+    found = [i for i in entry.get("files", []) if i["format"] == fmt and i["precision"] == precision]
+    if form is not None:
+        same = [i for i in found if form_of(i) in (form, None)]
+        found = same if (same or exact) else found
+    elif exact:
+        found = [i for i in found if form_of(i) in (None, "s8s8")]
+    return found[0] if found else None
+
+
+def resolve(
+    directory: Path, name: str, fmt: str, precision: str, form: Optional[str] = None
+) -> Tuple[Path, Dict[str, Any], Dict[str, Any]]:
+    """(file path, model entry, file entry) of zoo model `name` in `fmt` at `precision` (int8: the
+    backend's `form` where the zoo has it, else the form it has)."""
     manifest = load(directory)
     models: Dict[str, Any] = manifest["models"]
     if name not in models:
@@ -108,7 +124,7 @@ def resolve(directory: Path, name: str, fmt: str, precision: str) -> Tuple[Path,
             "--models {}".format(name, directory / MANIFEST, ", ".join(sorted(models)) or "nothing", directory, name)
         )
     entry = models[name]
-    item = find_file(entry, fmt, precision)
+    item = find_file(entry, fmt, precision, form)
     if item is None:
         have = ", ".join("{} {}".format(f["format"], f["precision"]) for f in entry.get("files", []))
         if fmt in COMPILED:
