@@ -133,7 +133,7 @@ class VartBackend(Backend):
                 "the container the DPU device and XRT (see docs/edge.md)".format(dpu.error)
             )
         if dpu is None or not dpu.kernels:
-            return  # no xdputil here: VART checks the fingerprint itself when the runner is created
+            return  # no xdputil here: VART checks the fingerprint itself when a job runs
         board = [f for f in dpu.fingerprints() if int(f, 16)]  # 0: not checked, as VART (the Vivado flow's DPU)
         if self.options.fingerprint_check and wanted and int(wanted, 16) and board and wanted not in board:
             raise UnsupportedError(
