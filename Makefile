@@ -20,6 +20,10 @@ $(INSTALLED): $(BIN)/python runner/pyproject.toml aggregator/pyproject.toml requ
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 		echo "make: no Chromium (apt-get install chromium): the HTML report test will be skipped"
+	@# The peak probe's Arm kernels are built with Debian's cross compiler and run under qemu-user.
+	@{ command -v aarch64-linux-gnu-gcc && command -v qemu-aarch64; } >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+		qemu-user >/dev/null; } || echo "make: no aarch64-linux-gnu-gcc or qemu-aarch64: the Arm peak kernels test will be skipped"
 	@touch $@
 
 install: $(INSTALLED)

@@ -69,6 +69,17 @@ def test_runner_compiles_and_reports_on_python38(py38):
     assert "pip install 'vedliot-runner[onnxruntime]'" in ort["problem"]
 
 
+def test_peak_runs_on_python38(py38, tmp_path):
+    from vedliot_aggregator.schema import peak_problems
+
+    result = _run(
+        py38, "peak", "--precision", "fp32", "--seconds", "0.1", "--repeats", "1", "-o", str(tmp_path), "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert peak_problems(record) == [] and record["host"]["python"].startswith("3.8.")
+
+
 def test_record_written_on_python38_is_valid(py38, model_dir, tmp_path):
     result = _run(
         py38,

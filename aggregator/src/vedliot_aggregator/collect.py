@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vedliot_aggregator import records, untrusted
+from vedliot_aggregator import cpu_peak, records, untrusted
 from vedliot_aggregator.migrate import MIGRATIONS, migrate
-from vedliot_aggregator.schema import SCHEMA_ID, FileCheck, problems, record_files
+from vedliot_aggregator.schema import SCHEMA_ID, FileCheck, is_peak, peak_problems, problems, record_files
 
 __all__ = ["MIGRATIONS", "Collection", "Loaded", "collect"]
 
@@ -27,6 +27,8 @@ class Collection:
     skipped: list[FileCheck] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)
     migrated: int = 0
+    #: measured CPU peaks (vedliot-runner peak), for the performance ratio of runs on those CPUs
+    peaks: list[cpu_peak.PeakRecord] = field(default_factory=list)
 
 
 def collect(paths: Iterable[Path]) -> Collection:
@@ -37,6 +39,16 @@ def collect(paths: Iterable[Path]) -> Collection:
             record = untrusted.load_file(path)
         except untrusted.Refused as exc:
             out.skipped.append(FileCheck(path, (str(exc),)))
+            continue
+        if is_peak(record):
+            found = peak_problems(record)
+            if found:
+                out.skipped.append(FileCheck(path, tuple(found)))
+            elif record["run_id"] in seen:
+                out.duplicates.append(path)
+            else:
+                seen.add(record["run_id"])
+                out.peaks.append(cpu_peak.PeakRecord.load(path, record))
             continue
         changed = False
         if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:

@@ -94,14 +94,14 @@ def _mean_power(series: Series, start: float, end: float) -> tuple[float | None,
 
 
 def _covered(t: np.ndarray, half: float, start: float, end: float) -> float:
-    """Length of [start, end] within `half` of some reading."""
-    total, reach = 0.0, start
-    for centre in t[(t >= start - half) & (t <= end + half)]:
-        lo, hi = max(centre - half, reach), min(centre + half, end)
-        if hi > lo:
-            total += hi - lo
-            reach = hi
-    return total
+    """Length of [start, end] within `half` of some reading (readings in time order)."""
+    centres = t[(t >= start - half) & (t <= end + half)]
+    if not len(centres):
+        return 0.0
+    lo, hi = np.maximum(centres - half, start), np.minimum(centres + half, end)
+    # what earlier readings already cover: the furthest end reached before each one
+    reach = np.maximum.accumulate(np.concatenate([[start], hi[:-1]]))
+    return float(np.clip(hi - np.maximum(lo, reach), 0.0, None).sum())
 
 
 def window_of(record: Record) -> tuple[float, float] | None:

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Union
 
 
@@ -309,32 +310,39 @@ _DISCRIMINATORS = {
 
 
 @functools.cache
-def _plan(cls: type) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((field.name, hints[field.name]) for field in dataclasses.fields(cls))
-
-
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _converter(hint: Any) -> Callable[[Any], Any] | None:
+    """How a field of this type is built from its JSON value; None: the value as it is (most
+    fields, and the long sample lists, which are neither copied nor walked)."""
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
         members = [m for m in typing.get_args(hint) if m is not type(None)]
         if len(members) == 1:
-            return _convert(members[0], value)
+            return _converter(members[0])
         choose = _DISCRIMINATORS[frozenset(members)]
-        return build(choose(value), value)
+        return lambda value: build(choose(value), value)
     if dataclasses.is_dataclass(hint):
-        return build(hint, value)
+        return functools.partial(build, hint)
     if origin is list:
         (item,) = typing.get_args(hint)
-        return [build(item, v) for v in value] if dataclasses.is_dataclass(item) else value
-    return value
+        if dataclasses.is_dataclass(item):
+            return lambda value: [build(item, v) for v in value]
+    return None
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    # Resolved once per class: get_type_hints and get_origin per value took most of a load.
+    hints = typing.get_type_hints(cls)
+    return tuple((field.name, _converter(hints[field.name])) for field in dataclasses.fields(cls))
 
 
 def build(cls: type, data: dict[str, Any]) -> Any:
     """`data` (a valid record's part) as the dataclass `cls`; absent optional fields take defaults."""
-    values = {name: _convert(hint, data[name]) for name, hint in _plan(cls) if name in data}
+    values = {}
+    for name, convert in _plan(cls):
+        if name in data:
+            value = data[name]
+            values[name] = convert(value) if convert is not None and value is not None else value
     return cls(**values)
 
 

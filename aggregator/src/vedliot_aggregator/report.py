@@ -17,6 +17,7 @@ import hashlib
 import html
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vedliot_aggregator import charts, crosscheck, metrics
+from vedliot_aggregator import chart_files, charts, crosscheck, metrics
 from vedliot_aggregator.collect import Collection
 from vedliot_aggregator.reference import Finding
 
@@ -37,6 +38,7 @@ TABLE_ROWS = [
     ("Achieved performance [inferences/s]", "ips", "{:.2f}"),
     ("Achieved performance [GOPS]", "gops", "{:.2f}"),
     ("Peak performance [GOPS]", "peak_gops", "{:g}"),
+    ("Peak from", "peak_source", "{}"),
     ("Performance ratio", "perf_ratio", "{:.2%}"),
     ("Memory peak [MB]", "memory_peak_mb", "{:.0f}"),
     ("Power [W]", "power_w", "{:.3f}"),
@@ -58,6 +60,7 @@ SUMMARY_COLUMNS = [
     ("ips", "IPS"),
     ("gops", "GOPS"),
     ("perf_ratio", "ratio"),
+    ("peak_source", "peak"),
     ("power_w", "power [W]"),
     ("energy_per_inference_mj", "mJ/inf"),
     ("gops_per_w", "GOPS/W"),
@@ -116,33 +119,21 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def latency_distributions(collection: Collection) -> dict[str, list[dict[str, Any]]]:
+def latency_distributions(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per model, the quantiles of each measured run's iteration times (oldest first)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for loaded in sorted(collection.records, key=lambda item: item.record.started_at):
-        record = loaded.record
-        samples = record.timing.samples_ns if record.timing is not None else None
-        if not samples:
-            continue
-        ms = np.asarray(samples, dtype=np.float64) / 1e6
-        lo, q1, median, q3, hi = np.percentile(ms, [0, 25, 50, 75, 100])
-        run = (
-            f"{record.target.name} | {record.backend} | {record.precision.requested} | "
-            f"b{record.config.batch_size} | {record.run_id[:8]}"
-        )
-        out.setdefault(record.model.name, []).append(
-            {
-                "run": run,
-                "precision": record.precision.requested,
-                "lo": float(lo),
-                "q1": float(q1),
-                "median": float(median),
-                "q3": float(q3),
-                "hi": float(hi),
-                "n": int(ms.size),
-            }
-        )
+    columns = ["model", "target", "backend", "precision", "batch_size", "run_id", "iterations", "spread_ms"]
+    runs = table[table["spread_ms"].notna()].sort_values("started_at", kind="stable")
+    for row in runs[columns].to_dict("records"):
+        lo, q1, median, q3, hi = row["spread_ms"]
+        run = f"{row['target']} | {row['backend']} | {row['precision']} | b{row['batch_size']} | {row['run_id'][:8]}"
+        quartiles = {"lo": lo, "q1": q1, "median": median, "q3": q3, "hi": hi}
+        entry = {"run": run, "precision": row["precision"], **quartiles, "n": int(row["iterations"])}
+        out.setdefault(row["model"], []).append(entry)
     return out
+
+
+_SETUP_COLUMNS = ["backend", "precision", "batch_size", "threads", "accelerator_config"]
 
 
 def platform_tables(table: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
@@ -151,7 +142,8 @@ def platform_tables(table: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFr
     speed = table[table["mode"] != "accuracy"]
     for (target, mode, model), group in speed.groupby(["target", "power_mode", "model"], dropna=False):
         columns = {}
-        for _, row in group.sort_values(["backend", "precision", "batch_size"]).iterrows():
+        ordered = group.sort_values(["backend", "precision", "batch_size"])
+        for row in ordered[_SETUP_COLUMNS + [col for _, col, _ in TABLE_ROWS]].to_dict("records"):
             name = f"{row['backend']} {row['precision']} b{row['batch_size']}"
             if row["threads"] and not pd.isna(row["threads"]):
                 name += f" t{int(row['threads'])}"
@@ -182,7 +174,8 @@ def _escape_cell(text: Any) -> str:
 def _html_table(frame: pd.DataFrame, columns: list[tuple[str, str]], formats: dict[str, str]) -> str:
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
     rows = []
-    for _, row in frame.iterrows():
+    # only the shown columns: converting all of a wide frame row by row took most of the time
+    for row in frame[[column for column, _ in columns]].to_dict("records"):
         cells = []
         for column, _ in columns:
             value = row[column]
@@ -210,8 +203,6 @@ th{background:#f3f3f3}td.warn{color:#a40;max-width:380px}.charts{display:flex;fl
 
 def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFrame, output: Path) -> list[Path]:
     """metrics.csv, the audit (csv and markdown), skipped.txt and the per-platform tables."""
-    for directory in (output, output / "charts", output / "tables"):
-        directory.mkdir(parents=True, exist_ok=True)
     spreadsheet_safe(table[metrics.COLUMNS]).to_csv(output / "metrics.csv", index=False)
     spreadsheet_safe(audit).to_csv(output / "audit.csv", index=False)
     (output / "audit.md").write_text(
@@ -240,23 +231,6 @@ def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFram
     return written
 
 
-def _chart_files(spec: dict[str, Any], name: str, output: Path, formats: tuple[str, ...]) -> list[Path]:
-    """The chart as SVG and/or PNG files (one Vega run: the PNG is rasterised from the SVG)."""
-    if not formats:
-        return []
-    import vl_convert as vlc
-
-    files = []
-    svg = vlc.vegalite_to_svg(spec)
-    if "svg" in formats:
-        files.append(output / "charts" / f"{name}.svg")
-        files[-1].write_text(svg, encoding="utf-8")
-    if "png" in formats:
-        files.append(output / "charts" / f"{name}.png")
-        files[-1].write_bytes(vlc.svg_to_png(svg, scale=1.5))
-    return files
-
-
 @dataclass
 class _Sections:
     """The per-model parts of the page, as they are rendered."""
@@ -267,7 +241,8 @@ class _Sections:
     charts: int = 0
 
 
-def _model_section(model: str, rows: pd.DataFrame, latencies, output: Path, formats, progress, out: _Sections) -> None:
+def _model_charts(model: str, rows: pd.DataFrame, latencies, renderer: chart_files.Renderer, out: _Sections) -> str:
+    """The model's charts, queued for their files and embedded in the page; their <div>s."""
     specs = {
         "gops_vs_power": charts.gops_vs_power(rows, model),
         "gops_per_w": charts.gops_per_w_bars(rows, model),
@@ -278,21 +253,23 @@ def _model_section(model: str, rows: pd.DataFrame, latencies, output: Path, form
     for kind, spec in specs.items():
         if spec is None:
             continue
-        if progress:
-            progress(f"{model} {kind}")
         # Vega shortens labels past labelLimit by measuring them again and again: with
         # hundreds of long run labels that is most of a chart's rendering time.
         spec.setdefault("config", {}).setdefault("axis", {})["labelLimit"] = 0
         chart_id = f"chart-{out.charts}"
         out.charts += 1
-        out.files += _chart_files(spec, _slug(f"{model}_{kind}"), output, formats)
+        renderer.add(spec, _slug(f"{model}_{kind}"))
         divs.append(f'<div class="chart" id="{chart_id}"></div>')
         out.scripts.append(f'<script type="application/json" data-chart="{chart_id}">{_spec_json(spec)}</script>')
+    return "".join(divs)
+
+
+def _model_section(model: str, rows: pd.DataFrame, divs: str) -> str:
     speed = rows[rows["mode"] != "accuracy"].sort_values(["provenance", "target", "backend", "precision"])
     formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
-    out.html.append(
+    return (
         f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
-        f'<div class="charts">{"".join(divs)}</div>'
+        f'<div class="charts">{divs}</div>'
         f"<h3>Runs ({len(speed)})</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
     )
 
@@ -321,9 +298,30 @@ def _crosscheck_html(table: pd.DataFrame) -> str:
     )
 
 
-def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
+def vega_bundle() -> str:
+    """Vega's JavaScript for the offline page. vl-convert builds it in about 2 s, the same every
+    time for one vl-convert version: kept in the user's cache directory after the first report."""
     import vl_convert as vlc
 
+    version = getattr(vlc, "__version__", "unknown")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vedliot-bench"
+    path = cache / f"vega-embed-{_slug(version)}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle()
+    try:  # written whole, then renamed: two reports at once never read half a file
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        pass  # a read-only home: built again next time
+    return bundle
+
+
+def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
     audit_html = _html_table(
         audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
         [(c, c) for c in Finding.__dataclass_fields__],
@@ -346,7 +344,7 @@ inputs; the audit lists the cells that do not follow.</p>
 <h2>Audit of published cells ({len(audit)})</h2>{audit_html}
 <h2>Skipped files ({len(collection.skipped)})</h2><ul>{skipped_html or "<li>none</li>"}</ul>
 {"".join(sections.scripts)}
-<script>{vlc.javascript_bundle()}</script>
+<script>{vega_bundle()}</script>
 <script>
 document.querySelectorAll('script[data-chart]').forEach(function (node) {{
   var target = document.getElementById(node.getAttribute('data-chart'));
@@ -368,14 +366,22 @@ def render(
     progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
     audit = pd.DataFrame([f.as_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
-    files = _write_files(collection, table, audit, output)
-    distributions = latency_distributions(collection)
+    for directory in (output, output / "charts", output / "tables"):
+        directory.mkdir(parents=True, exist_ok=True)
+    distributions = latency_distributions(table)
     models = [m for m in SEED_MODELS if m in set(table["model"])]
     models += sorted(set(table["model"]) - set(models))
+    by_model = {model: table[table["model"] == model] for model in models}
     sections = _Sections()
-    for model in models:
-        rows = table[table["model"] == model]
-        _model_section(model, rows, distributions.get(model, []), output, formats, progress, sections)
-    index = output / "index.html"
-    index.write_text(_page(table, collection, audit, sections), encoding="utf-8")
+    renderer = chart_files.Renderer(output / "charts", formats)
+    divs = {model: _model_charts(model, rows, distributions.get(model, []), renderer, sections)
+            for model, rows in by_model.items()}  # fmt: skip
+    renderer.start()  # the chart files are drawn by another process while this one writes the rest
+    try:
+        files = _write_files(collection, table, audit, output)
+        sections.html = [_model_section(model, rows, divs[model]) for model, rows in by_model.items()]
+        index = output / "index.html"
+        index.write_text(_page(table, collection, audit, sections), encoding="utf-8")
+    finally:
+        sections.files = renderer.finish(progress)
     return ReportResult(output, index, len(table), sections.charts, [*files, *sections.files, index])

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Iterator
 import jsonschema
 
 SCHEMA_ID = "vedliot-bench/result/2"
+#: a CPU's measured peak (vedliot-runner peak): $defs/peak_record of the same schema file
+PEAK_SCHEMA_ID = "vedliot-bench/peak/1"
 
 
 @functools.cache
@@ -54,8 +56,12 @@ def problems(record: Any) -> list[str]:
     fast = _fast_validator()
     if fast is not None and fast.is_valid(record):
         return consistency.problems(record)
+    return _worded(_validator().iter_errors(record)) or consistency.problems(record)
+
+
+def _worded(errors: Iterable[Any]) -> list[str]:
     found = []
-    for error in sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         # "x is not valid under any of the given schemas" (a nullable section) says nothing: name
         # the failing item of the branch that came closest instead.
         while error.context:
@@ -63,7 +69,26 @@ def problems(record: Any) -> list[str]:
         where = "/".join(str(p) for p in error.absolute_path) or "(record)"
         message = error.message if len(error.message) <= 200 else error.message[:120] + " ... " + error.message[-75:]
         found.append(f"at {where}: {message}")
-    return found or consistency.problems(record)
+    return found
+
+
+def is_peak(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("schema") == PEAK_SCHEMA_ID
+
+
+@functools.cache
+def _peak_validator() -> jsonschema.protocols.Validator:
+    from referencing import Registry, Resource
+
+    schema = result_schema()
+    registry = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls({"$ref": schema["$id"] + "#/$defs/peak_record"}, registry=registry)
+
+
+def peak_problems(record: Any) -> list[str]:
+    """Every way a peak record breaks $defs/peak_record, worded as `problems` words them."""
+    return _worded(_peak_validator().iter_errors(record))
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,8 @@ def check_file(path: Path) -> FileCheck:
         record = untrusted.load_file(path)
     except untrusted.Refused as exc:
         return FileCheck(path, (str(exc),))
+    if is_peak(record):
+        return FileCheck(path, tuple(peak_problems(record)))
     if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
         record, _ = migrate(record)
     return FileCheck(path, tuple(problems(record)))

@@ -16,6 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 MAX_BYTES = 256 * 2**20  # a record of 10 million samples is about 100 MiB
 MAX_DEPTH = 64  # a valid record nests about 8 deep
 MAX_STRING = 1_000_000
@@ -30,8 +32,26 @@ def _no_constant(name: str) -> Any:
     raise Refused(f"{name} is not JSON (write numbers, or null)")
 
 
+class _Ambiguous(Exception):
+    """orjson read a number json would have kept as an integer (or refused): read the text again."""
+
+
 def loads(data: bytes | str) -> Any:
-    """Strict JSON from bytes (UTF-8) or text, bounded as the module says."""
+    """Strict JSON from bytes (UTF-8) or text, bounded as the module says. orjson reads the
+    common (valid) file about 3x faster. It turns an integer beyond 64 bits into a float, so a
+    float that large, and anything orjson refuses, is read again by json, whose messages the
+    refusals quote."""
+    if isinstance(data, bytes):
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            try:
+                check(value, _BIG_FLOAT)
+                return value
+            except _Ambiguous:
+                pass
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -51,8 +71,13 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def _out_of_range(number: Any) -> bool:
+_BIG_FLOAT = float(MAX_INT)
+
+
+def _out_of_range(number: Any, big_float: float = math.inf) -> bool:
     if isinstance(number, float):
+        if not -big_float < number < big_float and math.isfinite(number):
+            raise _Ambiguous
         return not math.isfinite(number)
     return isinstance(number, int) and not -MAX_INT <= number < MAX_INT
 
@@ -62,22 +87,22 @@ def _show(number: Any) -> str:
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
 
 
-def _check_list(items: list, depth: int, stack: list) -> None:
+def _check_list(items: list, depth: int, stack: list, big_float: float) -> None:
     try:  # a list of numbers (samples, readings): min and max run in C
         low, high = min(items), max(items)
         numeric = isinstance(low, int | float) and isinstance(high, int | float)
     except (TypeError, ValueError):
         numeric = False
     if numeric:
-        if _out_of_range(low) or _out_of_range(high):
+        if _out_of_range(low, big_float) or _out_of_range(high, big_float):
             raise Refused(f"a number out of range ({_show(low if _out_of_range(low) else high)})")
         return
     stack.extend((inner, depth + 1) for inner in items)
 
 
-def check(value: Any) -> None:
+def check(value: Any, big_float: float = math.inf) -> None:
     """Depth, string lengths and number ranges of a parsed value (iterative: no recursion to
-    exhaust)."""
+    exhaust). A finite float of magnitude `big_float` or more raises _Ambiguous."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -90,11 +115,11 @@ def check(value: Any) -> None:
                 stack.append((inner, depth + 1))
         elif isinstance(item, list):
             if item:
-                _check_list(item, depth, stack)
+                _check_list(item, depth, stack, big_float)
         elif isinstance(item, str):
             if len(item) > MAX_STRING:
                 raise Refused(f"a string longer than {MAX_STRING} characters")
-        elif _out_of_range(item):
+        elif _out_of_range(item, big_float):
             raise Refused(f"a number out of range ({_show(item)})")
 
 

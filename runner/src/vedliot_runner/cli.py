@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from vedliot_runner import __version__, interrupt
+from vedliot_runner import __version__, interrupt, peak
 from vedliot_runner.backends import REGISTRY
 from vedliot_runner.cli_output import ProgressLine, print_summary, summary
 from vedliot_runner.cli_tools import add_zoo_parser, cmd_info, cmd_ops, cmd_zoo
@@ -170,6 +170,7 @@ def _add_tool_parsers(sub) -> None:
     ops.add_argument("--nodes", action="store_true", help="also list MACs per node")
 
     add_zoo_parser(sub, _Parser, _key_value)
+    peak.add_parser(sub, _Parser)
 
 
 def _add_power_flags(parser: argparse.ArgumentParser) -> None:
@@ -324,7 +325,14 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     return code
 
 
-COMMANDS = {"run": _cmd_run, "suite": _cmd_suite, "info": cmd_info, "ops": cmd_ops, "zoo": cmd_zoo}
+COMMANDS = {
+    "run": _cmd_run,
+    "suite": _cmd_suite,
+    "info": cmd_info,
+    "ops": cmd_ops,
+    "zoo": cmd_zoo,
+    "peak": peak.cmd_peak,
+}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -17,6 +17,7 @@ _INTERESTING_FLAGS = (
     "avx2",
     "fma",
     "avx512f",
+    "avx512bw",
     "avx512_vnni",
     "avx512_bf16",
     "avx512_fp16",
@@ -92,6 +93,54 @@ def cpu_flags(cpuinfo: Optional[str]) -> List[str]:
         return []
     present = set(match.group(2).split())
     return [flag for flag in _INTERESTING_FLAGS if flag in present]
+
+
+def _mhz_of_khz(path: str) -> Optional[float]:
+    text = _read(path)
+    try:
+        return int(text) / 1000.0 if text else None
+    except ValueError:
+        return None
+
+
+def cpu_clocks(cpuinfo: Optional[str], model: str) -> Dict[str, Optional[float]]:
+    """Base, maximum and reported clock in MHz. Base: intel_pstate's base_frequency, else the
+    "@ 2.10GHz" of an Intel model name; maximum: the fastest core's cpuinfo_max_freq (cpufreq);
+    reported: /proc/cpuinfo's "cpu MHz" (a VM often shows only this, its nominal clock)."""
+    base = _mhz_of_khz("/sys/devices/system/cpu/cpu0/cpufreq/base_frequency")
+    if base is None:
+        match = re.search(r"@\s*([\d.]+)\s*GHz", model)
+        base = float(match.group(1)) * 1000 if match else None
+    maxima = [_mhz_of_khz(p) for p in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq")]
+    known = [m for m in maxima if m]
+    reported = None
+    match = re.search(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo or "", re.MULTILINE)
+    if match:
+        reported = float(match.group(1))
+    return {"base": base, "max": max(known) if known else None, "reported": reported}
+
+
+def cpu_parts(cpuinfo: Optional[str]) -> List[str]:
+    """Arm cores by implementer and part ("0x41:0xd08" is a Cortex-A72), each kind once."""
+    parts = []
+    implementer = None
+    for line in (cpuinfo or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "CPU implementer":
+            implementer = value.strip()
+        elif key.strip() == "CPU part" and implementer:
+            part = "{}:{}".format(implementer, value.strip())
+            if part not in parts:
+                parts.append(part)
+    return parts
+
+
+def usable_cores() -> Optional[int]:
+    """Logical CPUs this process may run on (a container's --cpuset-cpus, taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
 
 
 def memory_bytes(meminfo: Optional[str]) -> Optional[int]:
@@ -170,12 +219,14 @@ def drivers() -> Dict[str, str]:
 def collect() -> HostInfo:
     cpuinfo = _read("/proc/cpuinfo")
     uname = platform.uname()
+    model = cpu_model(cpuinfo)
+    clocks = cpu_clocks(cpuinfo, model)
     return HostInfo(
         hostname=socket.gethostname(),
         os=os_name(),
         kernel=uname.release,
         arch=uname.machine,
-        cpu_model=cpu_model(cpuinfo),
+        cpu_model=model,
         cpu_cores_logical=os.cpu_count(),
         cpu_cores_physical=physical_cores(cpuinfo),
         cpu_flags=cpu_flags(cpuinfo),
@@ -188,6 +239,11 @@ def collect() -> HostInfo:
         ),
         accelerators=accelerators(),
         drivers=drivers(),
+        cpu_cores_usable=usable_cores(),
+        cpu_clock_base_mhz=clocks["base"],
+        cpu_clock_max_mhz=clocks["max"],
+        cpu_clock_reported_mhz=clocks["reported"],
+        cpu_parts=cpu_parts(cpuinfo),
     )
 
 

@@ -65,6 +65,12 @@ class HostInfo:
     container_id: Optional[str]
     accelerators: List[str]
     drivers: Dict[str, str]
+    # What the report's CPU peak needs (cores x clock x operations per cycle), where the OS says.
+    cpu_cores_usable: Optional[int] = None
+    cpu_clock_base_mhz: Optional[float] = None
+    cpu_clock_max_mhz: Optional[float] = None
+    cpu_clock_reported_mhz: Optional[float] = None
+    cpu_parts: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
