@@ -2,6 +2,10 @@
 report's tables and page are written. vl-convert keeps the GIL while it renders, so a thread would
 not overlap; a process does, on a second core.
 
+Drawn files are also kept in the user's cache directory, named by a hash of the vl-convert
+version, the format and the whole chart spec (its data included): a chart whose data did not
+change is copied instead of drawn again, and a changed one can never be served stale.
+
     python -m vedliot_aggregator.chart_files JOBS.json CHARTS_DIR svg,png
 
 JOBS.json is a list of {"name", "spec"}; the name of each written file goes to stdout, a line each.
@@ -9,40 +13,88 @@ JOBS.json is a list of {"name", "spec"}; the name of each written file goes to s
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+#: drawn charts kept at most; the oldest go first
+CACHE_FILES = 500
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vedliot-bench"
+
+
+def _cached(spec: dict[str, Any], fmt: str) -> Path:
+    import vl_convert as vlc
+
+    text = json.dumps([getattr(vlc, "__version__", "?"), fmt, spec], sort_keys=True, allow_nan=False)
+    return cache_dir() / "charts" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.{fmt}"
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Into the cache, whole or not at all (a read-only home just keeps nothing)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        pass
+
 
 def write(spec: dict[str, Any], name: str, directory: Path, formats: tuple[str, ...]) -> list[Path]:
     """The chart as SVG and/or PNG files (one Vega run: the PNG is rasterised from the SVG)."""
     import vl_convert as vlc
 
-    files = []
-    svg = vlc.vegalite_to_svg(spec)
-    if "svg" in formats:
-        files.append(directory / f"{name}.svg")
-        files[-1].write_text(svg, encoding="utf-8")
-    if "png" in formats:
-        files.append(directory / f"{name}.png")
-        files[-1].write_bytes(vlc.svg_to_png(svg, scale=1.5))
+    files, svg = [], None
+    for fmt in ("svg", "png"):
+        if fmt not in formats:
+            continue
+        target, cached = directory / f"{name}.{fmt}", _cached(spec, fmt)
+        try:
+            shutil.copyfile(cached, target)
+        except FileNotFoundError:
+            svg = svg if svg is not None else vlc.vegalite_to_svg(spec)
+            data = svg.encode() if fmt == "svg" else bytes(vlc.svg_to_png(svg, scale=1.5))
+            target.write_bytes(data)
+            _keep(cached, data)
+        files.append(target)
     return files
 
 
+def prune(keep: int = CACHE_FILES) -> None:
+    try:
+        files = sorted((cache_dir() / "charts").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            old.unlink()
+    except OSError:
+        pass
+
+
 class Renderer:
-    """Charts queued with `add`, rendered by one child process from `start` to `finish`."""
+    """Charts queued with `add`, rendered by one child process from `start` to `finish` (none when
+    every file is in the cache)."""
 
     def __init__(self, directory: Path, formats: tuple[str, ...]) -> None:
         self.directory, self.formats = directory, formats
         self.jobs: list[dict[str, Any]] = []
+        self.copied: list[Path] = []
         self._child: subprocess.Popen | None = None
         self._jobs_file = directory / ".chart-jobs.json"
 
     def add(self, spec: dict[str, Any], name: str) -> None:
-        if self.formats:
+        if not self.formats:
+            return
+        if all(_cached(spec, fmt).is_file() for fmt in self.formats):
+            self.copied += write(spec, name, self.directory, self.formats)
+        else:
             self.jobs.append({"name": name, "spec": spec})
 
     def start(self) -> None:
@@ -54,12 +106,15 @@ class Renderer:
 
     def finish(self, progress: Callable[[str], None] | None = None) -> list[Path]:
         """The files written; OSError with the child's last line when it could not write them."""
+        files, per_chart = list(self.copied), max(1, len(self.formats))
+        for path in self.copied[::per_chart]:
+            if progress:
+                progress(path.stem)
         if self._child is None:
-            return []
-        files, per_chart = [], max(1, len(self.formats))
+            return files
         for line in self._child.stdout:
             files.append(self.directory / line.rstrip("\n"))
-            if progress and len(files) % per_chart == 0:
+            if progress and (len(files) - len(self.copied)) % per_chart == 0:
                 progress(files[-1].stem)
         error = self._child.stderr.read()
         code = self._child.wait()
@@ -79,6 +134,7 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"{exc.filename or directory}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    prune()
     return 0
 
 

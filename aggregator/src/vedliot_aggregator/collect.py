@@ -4,6 +4,7 @@ each record handed on as a typed records.Record."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,20 @@ class Collection:
 
 
 def collect(paths: Iterable[Path]) -> Collection:
+    # Records hold no reference cycles, yet every few thousand allocations the cyclic collector
+    # walked all of the records read so far: reading 100,000 took 1.7x as long. It is off while
+    # reading, and what was read is then frozen out of its later walks (still freed by refcount).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _collect(paths)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _collect(paths: Iterable[Path]) -> Collection:
     out = Collection()
     seen: set[str] = set()
     for path in record_files(paths):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vedliot_aggregator import cpu_peak, scoring, throttle
+from vedliot_aggregator import cpu_peak, parallel, scoring, throttle
 from vedliot_aggregator import power as power_metrics
 from vedliot_aggregator.catalog import Catalog
 from vedliot_aggregator.collect import Collection
@@ -317,7 +317,9 @@ def frame(
     top1_margin: float = scoring.TOP1_MARGIN,
     map_margin: float = scoring.MAP_MARGIN,
 ) -> pd.DataFrame:
-    rows = [_row(loaded, catalog, meter_log, clock_offset, collection.peaks) for loaded in collection.records]
+    rows = parallel.ordered_map(
+        lambda loaded: _row(loaded, catalog, meter_log, clock_offset, collection.peaks), collection.records
+    )
     annotations = scoring.Annotations(data_roots)
     scores = []
     for loaded in collection.records:

@@ -31,6 +31,8 @@ from vedliot_aggregator.collect import Collection
 from vedliot_aggregator.reference import Finding
 
 SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4", "mobilenetv2")
+#: runs listed per model on the page (metrics.csv and tables/ have all)
+MAX_PAGE_RUNS = 2000
 #: rows of a per-platform table, like D3.3's: (label, column, format)
 TABLE_ROWS = [
     ("Inference time [ms]", "inference_time_ms", "{:.3f}"),
@@ -265,12 +267,21 @@ def _model_charts(model: str, rows: pd.DataFrame, latencies, renderer: chart_fil
 
 
 def _model_section(model: str, rows: pd.DataFrame, divs: str) -> str:
-    speed = rows[rows["mode"] != "accuracy"].sort_values(["provenance", "target", "backend", "precision"])
+    speed = rows[rows["mode"] != "accuracy"]
+    title, total = f"Runs ({len(speed)})", len(speed)
+    if total > MAX_PAGE_RUNS:
+        # A page of 100,000 rows is megabytes no browser pages through: every published and
+        # imported row, the newest measured ones, and metrics.csv and tables/ with all of them.
+        others = speed[speed["provenance"] != "measured"]
+        newest = speed[speed["provenance"] == "measured"].sort_values("started_at", ascending=False, kind="stable")
+        speed = pd.concat([others, newest.head(max(0, MAX_PAGE_RUNS - len(others)))])
+        title = f"Runs ({total}; {len(speed)} here, the newest measured; all in metrics.csv)"
+    speed = speed.sort_values(["provenance", "target", "backend", "precision"])
     formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
     return (
         f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
         f'<div class="charts">{divs}</div>'
-        f"<h3>Runs ({len(speed)})</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
+        f"<h3>{title}</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
     )
 
 
@@ -304,7 +315,7 @@ def vega_bundle() -> str:
     import vl_convert as vlc
 
     version = getattr(vlc, "__version__", "unknown")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vedliot-bench"
+    cache = chart_files.cache_dir()
     path = cache / f"vega-embed-{_slug(version)}.js"
     try:
         return path.read_text(encoding="utf-8")

@@ -1,0 +1,50 @@
+"""Per-record work spread over the machine's cores: forked worker processes see the records the
+parent already holds (copy-on-write) and send back only their small results, in order.
+
+Serial where forking does not pay or is not safe: few items, one usable core, or no `fork`
+(macOS and Windows start processes by spawning, which would copy every record over a pipe).
+VEDLIOT_WORKERS=1 forces the serial path.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: below this many items a serial loop is faster than starting workers
+MIN_ITEMS = 2000
+
+_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def _workers() -> int:
+    configured = os.environ.get("VEDLIOT_WORKERS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _run(bounds: tuple[int, int]) -> list[Any]:
+    func, items = _JOB
+    return [func(items[i]) for i in range(*bounds)]
+
+
+def ordered_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """[func(item) for item in items], in forked workers when it pays."""
+    global _JOB
+    workers = min(_workers(), len(items) // (MIN_ITEMS // 2) or 1)
+    if workers < 2 or len(items) < MIN_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
+        return [func(item) for item in items]
+    step = -(-len(items) // (workers * 4))  # a few chunks each: a slow chunk does not hold the rest
+    chunks = [(start, min(start + step, len(items))) for start in range(0, len(items), step)]
+    _JOB = (func, items)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [result for part in pool.map(_run, chunks) for result in part]
+    finally:
+        _JOB = None

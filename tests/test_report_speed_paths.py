@@ -1,0 +1,136 @@
+"""The report's fast paths give what the plain ones gave: orjson reading against json, forked
+rows against serial ones, cached chart files against drawn ones (benchmarks/report_10k.py times
+them; tests only check they are right)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import time
+
+import pytest
+
+from vedliot_aggregator import catalog, chart_files, collect, metrics, parallel, untrusted
+
+
+def _stdlib(data: bytes):
+    """untrusted.loads as it was before orjson: json, then the bounds walk."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=untrusted._no_constant)
+    except (ValueError, RecursionError, untrusted.Refused):
+        return "refused"
+    try:
+        untrusted.check(value)
+    except untrusted.Refused:
+        return "refused"
+    return value
+
+
+TRICKY = [
+    b'{"a": [1, 2.5, -3]}',
+    b'{"a": 9223372036854775807}',  # 2**63 - 1: an integer
+    b'{"a": 9223372036854775808}',  # 2**63: out of range
+    b'{"a": 18446744073709551616}',  # beyond 64 bits: orjson would make it a float
+    b'{"a": 123456789012345678901234567890}',
+    b'{"a": -9223372036854775809}',
+    b'{"a": 1e300, "b": [1e19, 2]}',  # large floats are floats for both
+    b'{"a": 1e999}',
+    b'{"a": NaN}',
+    b'{"a": "\\ud800"}',  # a lone surrogate: json takes it, orjson does not
+    b'{"a": "\xc3\xa9"}',
+    b"\xef\xbb\xbf{}",  # a byte-order mark
+    b'{"a": 1, "a": 2}',
+    b"[" * 70 + b"]" * 70,
+    b"[" * 2000 + b"]" * 2000,
+    b'{"a": 1',
+    b"",
+]
+
+
+@pytest.mark.parametrize("data", TRICKY, ids=range(len(TRICKY)))
+def test_orjson_reading_takes_and_refuses_what_json_did(data):
+    try:
+        fast = untrusted.loads(data)
+    except untrusted.Refused:
+        fast = "refused"
+    expected = _stdlib(data)
+    assert fast == expected or (isinstance(fast, float) and math.isnan(fast))
+    if isinstance(expected, dict) and "a" in expected:
+        assert type(fast["a"]) is type(expected["a"])  # an integer stays an integer
+
+
+def test_records_read_fast_equal_records_read_by_json(measured):
+    for path in measured.glob("*.json"):
+        data = path.read_bytes()
+        assert untrusted.loads(data) == _stdlib(data)
+    assert gc.isenabled()
+    collect.collect([measured])
+    assert gc.isenabled()  # collect turns the cyclic collector off while reading, and back on
+
+
+def test_forked_map_keeps_order_and_runs_elsewhere(monkeypatch):
+    items = list(range(parallel.MIN_ITEMS + 500))
+
+    def work(i):
+        time.sleep(0.0002)  # enough work per item that every worker gets some
+        return i * i, os.getpid()
+
+    out = parallel.ordered_map(work, items)
+    assert [square for square, _ in out] == [i * i for i in items]
+    pids = {pid for _, pid in out}
+    if parallel._workers() > 1:
+        assert os.getpid() not in pids and len(pids) >= 2
+    monkeypatch.setenv("VEDLIOT_WORKERS", "1")
+    assert set(parallel.ordered_map(lambda i: os.getpid(), items)) == {os.getpid()}
+    with pytest.raises(ZeroDivisionError):  # a worker's error reaches the caller
+        parallel.ordered_map(lambda i: 1 / (i - 2100), items)
+
+
+def test_forked_rows_equal_serial_rows(measured, monkeypatch):
+    found = collect.collect([measured])
+    found.records = found.records * (parallel.MIN_ITEMS // len(found.records) + 1)
+    forked = metrics.frame(found, catalog.load())
+    monkeypatch.setenv("VEDLIOT_WORKERS", "1")
+    serial = metrics.frame(found, catalog.load())
+    assert forked.drop(columns=["spread_ms"]).equals(serial.drop(columns=["spread_ms"]))
+    assert forked["spread_ms"].tolist() == serial["spread_ms"].tolist()
+
+
+def test_chart_files_come_from_the_cache_only_for_the_same_spec(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    axes = {"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": "quantitative"}}
+    spec = {"data": {"values": [{"x": 1, "y": 2}, {"x": 2, "y": 3}]}, "mark": "point", "encoding": axes}
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory in (first, second):
+        directory.mkdir()
+    drawn = chart_files.Renderer(first, ("svg", "png"))
+    drawn.add(spec, "c")
+    assert len(drawn.jobs) == 1  # nothing cached yet: drawn by the child process
+    drawn.start()
+    assert [p.name for p in drawn.finish()] == ["c.svg", "c.png"]
+    again = chart_files.Renderer(second, ("svg", "png"))
+    again.add(spec, "c")
+    assert again.jobs == [] and [p.name for p in again.finish()] == ["c.svg", "c.png"]
+    for name in ("c.svg", "c.png"):
+        assert (second / name).read_bytes() == (first / name).read_bytes()
+    assert (first / "c.png").read_bytes().startswith(b"\x89PNG")
+    changed = chart_files.Renderer(second, ("svg",))
+    changed.add({**spec, "data": {"values": [{"x": 1, "y": 5}]}}, "d")
+    assert len(changed.jobs) == 1  # other data: another hash, drawn again
+
+
+def test_the_page_lists_the_newest_measured_runs_past_its_cap(measured, tmp_path, monkeypatch):
+    from vedliot_aggregator import reference, report
+
+    found = collect.collect([measured])
+    table = metrics.frame(found, catalog.load())
+    speed = table[(table["mode"] != "accuracy") & (table["model"] == "tiny")]
+    newest = speed.sort_values("started_at").iloc[-1]["run_id"]
+    monkeypatch.setattr(report, "MAX_PAGE_RUNS", 1)
+    page = report.render(found, table, reference.audit(table), tmp_path / "r", ()).index.read_text()
+    assert f"Runs ({len(speed)}; 1 here, the newest measured; all in metrics.csv)" in page
+    listed = page.split(f"Runs ({len(speed)};")[1].split("</table>")[0]
+    assert newest in listed and all(r not in listed for r in speed["run_id"] if r != newest)
+    assert len(open(tmp_path / "r" / "metrics.csv").readlines()) == len(table) + 1
