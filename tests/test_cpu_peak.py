@@ -132,3 +132,23 @@ def test_published_rows_keep_the_catalogs_peak_and_bad_peak_records_are_skipped(
     table = metrics.frame(found, catalog.load())
     published = table[table["provenance"] == "published"]
     assert set(published["peak_source"].dropna()) == {"catalog"}
+
+
+def test_the_peak_is_that_of_the_precision_that_ran(measured, tmp_path):
+    """OpenVINO runs an fp16 request as bf16 on an AMX CPU (its record says so): the bf16 peak; a
+    'mixed' int8 model (some layers left in fp32) keeps the int8 peak, not fp32's."""
+    host = {"cpu_flags": ["avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"],
+            "cpu_clock_reported_mhz": 2000.0, "cpu_clock_base_mhz": None, "cpu_clock_max_mhz": None}  # fmt: skip
+    directory = _with_host(measured, tmp_path / "ran", **host)
+    ran = {"fp32": ("fp16", "bf16"), "int8": ("int8", "mixed")}
+    for path in directory.glob("*.json"):
+        record = json.loads(path.read_text())
+        requested, effective = ran[record["precision"]["requested"]]
+        record["precision"].update(requested=requested, effective=effective)
+        path.write_text(json.dumps(record))
+    table = metrics.frame(collect.collect([directory]), catalog.load())
+    cores = json.loads(next(directory.glob("*.json")).read_text())["host"]
+    n = min(c for c in (cores["cpu_cores_physical"], cores["cpu_cores_usable"]) if c)
+    by_effective = dict(zip(table["effective_precision"], table["peak_gops"], strict=False))
+    assert by_effective["bf16"] == pytest.approx(n * 2.0 * 128)
+    assert by_effective["mixed"] == pytest.approx(n * 2.0 * 256)

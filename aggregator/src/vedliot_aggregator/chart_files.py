@@ -38,7 +38,7 @@ def _cached(spec: dict[str, Any], fmt: str) -> Path:
     return cache_dir() / "charts" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.{fmt}"
 
 
-def _keep(path: Path, data: bytes) -> None:
+def keep(path: Path, data: bytes) -> None:
     """Into the cache, whole or not at all (a read-only home just keeps nothing)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,15 +64,31 @@ def write(spec: dict[str, Any], name: str, directory: Path, formats: tuple[str, 
             svg = svg if svg is not None else vlc.vegalite_to_svg(spec)
             data = svg.encode() if fmt == "svg" else bytes(vlc.svg_to_png(svg, scale=1.5))
             target.write_bytes(data)
-            _keep(cached, data)
+            keep(cached, data)
         files.append(target)
     return files
 
 
-def prune(keep: int = CACHE_FILES) -> None:
+def vega_bundle() -> str:
+    """Vega's JavaScript for the offline page. vl-convert builds it in about 2 s, the same every
+    time for one vl-convert version: kept in the cache directory after the first report."""
+    import vl_convert as vlc
+
+    version = "".join(c if c.isalnum() or c in "._-" else "_" for c in getattr(vlc, "__version__", "unknown"))
+    path = cache_dir() / f"vega-embed-{version}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle()
+    keep(path, bundle.encode())
+    return bundle
+
+
+def prune(most: int = CACHE_FILES) -> None:
     try:
         files = sorted((cache_dir() / "charts").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[keep:]:
+        for old in files[most:]:
             old.unlink()
     except OSError:
         pass

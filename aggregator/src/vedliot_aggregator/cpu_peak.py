@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: the precisions a CPU peak is given for
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 #: operations (a multiply-add is 2) per cycle per core, widest unit first: (flags needed, ops, unit)
 X86_OPS: dict[str, list[tuple[tuple[str, ...], float, str]]] = {
     "fp32": [

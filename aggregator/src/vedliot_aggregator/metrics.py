@@ -243,8 +243,11 @@ def _peak(
         or not cpu_peak.on_cpu(record.backend, record.config.backend_options)
     ):
         return None, None, None
-    # what ran: OpenVINO runs an fp16 request as bf16 on a CPU with AMX, and says so
-    found = cpu_peak.host_peak(record.host, record.precision.effective or precision, list(peaks))
+    # what ran: OpenVINO runs an fp16 request as bf16 on a CPU with AMX, and says so; a "mixed"
+    # int8 model keeps the requested precision's peak
+    effective = record.precision.effective
+    ran = effective if effective in cpu_peak.PRECISIONS else precision
+    found = cpu_peak.host_peak(record.host, ran, list(peaks))
     return (found.gops, found.source, found.derivation) if found else (None, None, None)
 
 

@@ -17,7 +17,6 @@ import hashlib
 import html
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,29 +308,6 @@ def _crosscheck_html(table: pd.DataFrame) -> str:
     )
 
 
-def vega_bundle() -> str:
-    """Vega's JavaScript for the offline page. vl-convert builds it in about 2 s, the same every
-    time for one vl-convert version: kept in the user's cache directory after the first report."""
-    import vl_convert as vlc
-
-    version = getattr(vlc, "__version__", "unknown")
-    cache = chart_files.cache_dir()
-    path = cache / f"vega-embed-{_slug(version)}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    bundle = vlc.javascript_bundle()
-    try:  # written whole, then renamed: two reports at once never read half a file
-        cache.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(bundle, encoding="utf-8")
-        partial.replace(path)
-    except OSError:
-        pass  # a read-only home: built again next time
-    return bundle
-
-
 def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
     audit_html = _html_table(
         audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
@@ -355,7 +331,7 @@ inputs; the audit lists the cells that do not follow.</p>
 <h2>Audit of published cells ({len(audit)})</h2>{audit_html}
 <h2>Skipped files ({len(collection.skipped)})</h2><ul>{skipped_html or "<li>none</li>"}</ul>
 {"".join(sections.scripts)}
-<script>{vega_bundle()}</script>
+<script>{chart_files.vega_bundle()}</script>
 <script>
 document.querySelectorAll('script[data-chart]').forEach(function (node) {{
   var target = document.getElementById(node.getAttribute('data-chart'));
