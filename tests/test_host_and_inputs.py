@@ -44,6 +44,22 @@ def test_cpuinfo_parsing():
     assert hostinfo.physical_cores(JETSON) is None
 
 
+def test_clock_and_core_parts_parsing():
+    """What the CPU peak needs (aggregator cpu_peak.py): arm64's cpuinfo lists one block per core
+    with its implementer and part (the kernel's arch/arm64/kernel/cpuinfo.c); Intel names the
+    base clock in the model name; "cpu MHz" is the clock x86 reports."""
+    big_little = JETSON + "CPU part\t: 0xd05\n\nprocessor\t: 1\nCPU implementer\t: 0x41\nCPU part\t: 0xd05\n"
+    big_little += "\nprocessor\t: 2\nCPU implementer\t: 0x41\nCPU part\t: 0xd0b\n"
+    assert hostinfo.cpu_parts(big_little) == ["0x41:0xd05", "0x41:0xd0b"]
+    assert hostinfo.cpu_parts(X86) == []
+    xeon = X86.replace("AMD EPYC 3451 16-Core Processor", "Intel(R) Xeon(R) CPU D-1577 @ 1.30GHz")
+    clocks = hostinfo.cpu_clocks(xeon + "cpu MHz\t\t: 2194.843\n", "Intel(R) Xeon(R) CPU D-1577 @ 1.30GHz")
+    assert clocks["reported"] == pytest.approx(2194.843)
+    if not Path("/sys/devices/system/cpu/cpu0/cpufreq/base_frequency").exists():
+        assert clocks["base"] == pytest.approx(1300.0)  # intel_pstate, where present, comes first
+    assert hostinfo.usable_cores() >= 1
+
+
 def test_memory_parsing():
     assert hostinfo.memory_bytes("MemTotal:       32617752 kB\nMemFree: 1 kB\n") == 32617752 * 1024
 
