@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -56,7 +57,7 @@ def _one(
             return {}, "{} did not compile ({})".format(kernel.instruction, error)
         runs = [peak_probe.run_kernel(binary, threads, args.seconds) for _ in range(args.repeats)]
         entry = {"method": "c-kernel", "instruction": kernel.instruction, "ops_per_instruction": kernel.ops,
-                 "threads": threads, "gops": peak_probe.median(runs), "runs_gops": runs}  # fmt: skip
+                 "threads": threads, "gops": statistics.median(runs), "runs_gops": runs}  # fmt: skip
         if "amx_" + precision in flags:
             # AMX needs the kernel's permission to use tile state and a tile layout: not probed
             entry["partial"] = True
@@ -65,7 +66,7 @@ def _one(
     if precision == "fp32":
         runs = [peak_probe.numpy_matmul(args.seconds) for _ in range(args.repeats)]
         return {"method": "numpy-matmul", "instruction": "numpy float32 matmul (BLAS), a lower bound",
-                "threads": None, "gops": peak_probe.median(runs), "runs_gops": runs}, ""  # fmt: skip
+                "threads": None, "gops": statistics.median(runs), "runs_gops": runs}, ""  # fmt: skip
     if kernel is None:
         return {}, "no {} instructions on this CPU".format(precision)
     return {}, "no C compiler (cc, gcc or clang; or CC=...)"

@@ -205,9 +205,3 @@ def numpy_matmul(seconds: float) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return count * 2.0 * n**3 / elapsed / 1e9
-
-
-def median(values: List[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
