@@ -207,7 +207,27 @@ def build_all(docker: str, wanted: list[str] | None = None, testing: bool = Fals
     cert = certificate()
     for name in wanted:
         build(docker, name, found[name], variables, python_image, cert, testing)
+    reclaim(docker)
     return variables.get("TAG") or "latest"
+
+
+#: build cache kept after a build: the newest layers, enough to rebuild every image without
+#: downloading again; without a bound, repeated builds on one machine filled its disk (CI's fleet
+#: check then could not load an image into its second engine)
+KEEP_BUILD_CACHE = "16GB"
+
+
+def reclaim(docker: str) -> None:
+    """Removes what earlier builds of these images left: images a rebuild untagged (only ours, by
+    their vendor label) and build cache beyond KEEP_BUILD_CACHE."""
+    for command in (["image", "prune", "-f", "--filter", "label=org.opencontainers.image.vendor=vedliot-bench"],
+                    ["builder", "prune", "-f", "--keep-storage", KEEP_BUILD_CACHE]):  # fmt: skip
+        result = subprocess.run([docker, *command], capture_output=True, text=True)
+        freed = [line for line in result.stdout.splitlines() if line.startswith("Total reclaimed space")]
+        if result.returncode != 0:
+            log(f"docker {' '.join(command[:2])} failed: {result.stderr.strip()[-200:]}")
+        elif freed:
+            log(f"docker {' '.join(command[:2])}: {freed[0].lower()}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -83,6 +84,18 @@ def context_for(engine: Engine):
         subprocess.run(["/usr/bin/docker", "context", "rm", "-f", name], capture_output=True)
 
 
+def load_into(engine: Engine, docker: str, image: str) -> None:
+    """Copies the image into the second engine; a failure (a full disk, most often) says so here
+    instead of as the fleet's "cannot pull it" three minutes later."""
+    save = subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE)
+    loaded = engine.cli("load", stdin=save.stdout)
+    save.stdout.close()
+    if save.wait() != 0 or loaded.returncode != 0:
+        free = shutil.disk_usage(engine.root).free / 1e9
+        raise RuntimeError(f"loading {image} into the second engine failed ({free:.1f} GB free on "
+                           f"{engine.root}): {loaded.stderr.strip()[-300:]}")  # fmt: skip
+
+
 def _fleet_file(path: Path, image: str, models: str, engine: str) -> None:
     path.write_text(
         f"defaults:\n  image: {image}\n  args: [--quick, --models, {models}]\n"
@@ -137,9 +150,7 @@ def _check_fleet(docker: str, image: str, models: str, root: Path) -> list[dict]
     checks: list[dict] = []
     started = time.monotonic()
     with second_engine() as engine, context_for(engine) as context:
-        save = subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE)
-        engine.cli("load", stdin=save.stdout)
-        save.wait()
+        load_into(engine, docker, image)
         fleet_file, into = root / "fleet.yaml", root / "fleet"
         _fleet_file(fleet_file, image, models, context)
         volumes_before = subprocess.run([docker, "volume", "ls", "-q"], capture_output=True, text=True).stdout
