@@ -140,7 +140,8 @@ def check_compose(models: str, root: Path) -> list[dict]:
         started = time.monotonic()
         done = subprocess.run([*compose, "-f", "compose.yaml", *extra, "up"], cwd=project, env=env,
                               capture_output=True, text=True)  # fmt: skip
-        subprocess.run([*compose, "-f", "compose.yaml", *extra, "down"], cwd=project, env=env, capture_output=True)
+        subprocess.run([*compose, "-f", "compose.yaml", *extra, "down", "-v"], cwd=project, env=env,
+                       capture_output=True)  # fmt: skip
         report = (results / "report" / "index.html").is_file()
         ok = (done.returncode == 0 and report) if want == 0 else (done.returncode != 0 and not report)
         output = (done.stdout + done.stderr).strip().splitlines()

@@ -258,6 +258,8 @@ def test_compose_validates_and_runs_the_baselines_then_the_report():
         images.add(service.image.split(":")[0])
         assert "./results:/results" in set(service.volumes)
     assert images <= _bake_images(), "compose uses an image bake does not build"
+    # TVM's tuning databases outlive the container (issue 19), in a named volume compose declares
+    assert "tvm-cache:/cache" in set(project.get_service("x86-tvm").volumes)
     aggregator = project.get_service("aggregator")
     assert set(aggregator.depends_on) == HOST_TARGETS
     assert all(d.condition.value == "service_completed_successfully" for d in aggregator.depends_on.values())

@@ -169,7 +169,7 @@ def _warnings(
     requested, effective = record.precision.requested, record.precision.effective
     if effective and effective != requested:
         warnings.append(f"requested {requested}, ran {effective}")
-    warnings += power + throttle.warnings(record) + _fallback(record)
+    warnings += power + throttle.warnings(record) + _fallback(record) + _untuned(record)
     if gops and not has_peak and record.provenance.kind != "published":
         hint = "add it with --catalog"
         if cpu_peak.on_cpu(record.backend, record.config.backend_options):
@@ -200,6 +200,16 @@ def _fallback(record: Record) -> list[str]:
             f"{options.get('subgraph')!r} was timed"
         )
     return warnings
+
+
+def _untuned(record: Record) -> list[str]:
+    """A TVM run on TVM's default schedules: D3.3's TVM rows are tuned compiler results."""
+    if record.backend != "tvm" or record.provenance.kind == "published" or record.status != "ok":
+        return []
+    if record.config.backend_options.get("tuned") is True:
+        return []
+    return ["untuned TVM: default schedules, not comparable with tuned results such as D3.3's TVM rows "
+            "(tune with --backend-option tune=SECONDS)"]  # fmt: skip
 
 
 def _positive(value: Any) -> bool:

@@ -26,6 +26,8 @@ class ProgressLine:
         bar = "#" * int(done * 20)
         if stage == "warmup":
             line = "warming up..."
+        elif stage == "tuning":
+            line = "tuning {:5.0f}s {:6d} trials [{:<20}] {:3.0%}".format(elapsed, iterations, bar, done)
         elif stage == "accuracy":
             line = "accuracy {:6d}/{} samples [{:<20}] {:3.0%}".format(iterations, min_iterations, bar, done)
         else:

@@ -34,6 +34,7 @@ from vedliot_runner.protocol import (  # noqa: E402
     Finished,
     Identified,
     Loaded,
+    Progress,
     Ready,
     Reporter,
     Stage,
@@ -162,6 +163,8 @@ def run_job(job: WorkerJob, channel: Channel, stop: StopFlag) -> Finished:
     # executor joins a callback thread that waits for the GIL the destructor holds) or crash
     # (CUDA teardown), and the process's exit releases devices and memory anyway.
     _KEEP_ALIVE.append(backend)
+    backend.progress = lambda *tick: channel.send(Progress(*tick))
+    backend.stop = stop
     try:
         channel.send(Stage("load"))
         loaded = describe_loaded(job, backend, load_model(job, backend))

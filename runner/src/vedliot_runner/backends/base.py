@@ -42,6 +42,10 @@ class Backend:
     name = "base"
     #: the typed options --backend-option is parsed into (options.parse), before anything runs
     Options: type = options_module.NoOptions
+    #: set by the worker for long work in load() (TVM's tuning): progress(stage, elapsed_s, done,
+    #: target_s, target_count) shows on the runner's progress line, stop.requested is a user's stop
+    progress: Optional[Callable[..., None]] = None
+    stop: Any = None
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings

@@ -3,8 +3,10 @@ with -mcpu detected from the host (or `cuda` for Jetson/dGPU builds), run on the
 VirtualMachine and timed by the runner's own loop (not time_evaluator), with a device sync.
 
 - Untuned code is slow (ResNet50 ~100x ONNX Runtime on a CPU): records say whether the module was
-  tuned (`config.backend_options.tuning_trials`), and the aggregator must label untuned numbers.
-- Meta-schedule tuning is opt-in (`tuning_trials=N`), with its database kept in the cache.
+  tuned (`tuned`, `tuned_trials`, `tuned_seconds`, `tuning_database`), and the aggregator warns
+  on untuned rows.
+- Meta-schedule tuning is opt-in (`tune=SECONDS`, `tuning_trials=N`), its database kept in the
+  cache and reused (tvm_tuning).
 - fp16: an fp16 ONNX file (the zoo's: float16 weights, float32 I/O) compiles as it is; an fp32
   file goes through relax.transform.ToMixedPrecision (float16 compute, float32 accumulation), which
   in 0.27 fails on some graphs (e.g. with Flatten): then the record is `unsupported` and says why.
@@ -29,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from vedliot_runner import onnx_precision
+from vedliot_runner.backends import tvm_tuning
 from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete, run_threads
 from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
 from vedliot_runner.options import option, writable_directory
@@ -92,7 +95,13 @@ def _c_compiler() -> Optional[str]:
 @dataclasses.dataclass(frozen=True)
 class TvmOptions:
     target: str = option("llvm", "llvm (-mcpu from the host), cuda, or a JSON target dict", check=_target_text)
-    tuning_trials: int = option(0, "meta-schedule trials (0: untuned)", minimum=0, maximum=10_000_000)
+    tune: float = option(
+        0.0, "seconds of meta-schedule tuning the database gets, all runs together (0: none)", minimum=0
+    )
+    tuning_trials: int = option(
+        0, "meta-schedule trials, all runs together: the most with tune=, else the number (0: no limit)",
+        minimum=0, maximum=10_000_000,
+    )  # fmt: skip
     cache_dir: Optional[str] = option(
         None,
         "compiled modules and tuning databases (default $VEDLIOT_CACHE/tvm or ~/.cache/vedliot-bench/tvm)",
@@ -110,6 +119,8 @@ class TvmBackend(Backend):
 
         self._tvm = tvm
         self._trials = self.options.tuning_trials
+        self._budget_s = float(self.options.tune)
+        self._tuning: Optional[tvm_tuning.TuningState] = None
         self._target_kind = self.options.target
         self._cache = Path(self.options.cache_dir or default_cache_dir())
         self._vm = None
@@ -164,12 +175,13 @@ class TvmBackend(Backend):
         return shapes
 
     def _key(self, sha256: str, target, shapes: Dict[str, List[int]]) -> str:
+        tuning = self._tuning
         text = json.dumps(
             {
                 "model": sha256,
                 "target": str(target),
                 "precision": self.settings.precision,
-                "trials": self._trials,
+                "tuning": [tuning.key, tuning.trials] if tuning else None,
                 "shapes": shapes,
                 "tvm": self._tvm.__version__,
             },
@@ -191,6 +203,7 @@ class TvmBackend(Backend):
         declared = _declared(model)
         target = host_target(tvm, self._target_kind, self.threads)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        database = self._tuned(path, digest, target, shapes)
         key = self._key(digest, target, shapes)
         library = self._cache / (key + ".so")
         precision_file = self._cache / (key + ".json")
@@ -204,7 +217,7 @@ class TvmBackend(Backend):
                     "TVM needs a C compiler to link the module it compiles (g++, gcc, clang or cc on PATH, "
                     "or $CXX): install one, e.g. apt-get install gcc libc6-dev"
                 )
-            executable = self._compile(model, shapes, target, relax)
+            executable = self._compile(model, shapes, target, relax, database)
             self._cache.mkdir(parents=True, exist_ok=True)
             tmp = library.with_name("." + library.name)
             executable.export_library(str(tmp))
@@ -216,47 +229,26 @@ class TvmBackend(Backend):
         self._input_names = list(shapes)
         return declared, _declared(model, outputs=True)
 
-    def _compile(self, model, shapes, target, relax):
-        from tvm.relax.frontend.onnx import from_onnx
+    def _tuned(self, path: Path, digest: str, target, shapes) -> Optional[Path]:
+        """The tuning database this run applies (tuned further first when more is asked for), or None."""
+        if not (self._budget_s or self._trials):
+            return None
+        if target.kind.name != "llvm":
+            raise UnsupportedError("tune= and tuning_trials= are implemented for target llvm only")
+        key = tvm_tuning.database_key(self._tvm, target, digest, self.settings.precision, shapes)
+        directory = self._cache / "tuning" / key
+        state = tvm_tuning.state_of(directory)
+        if tvm_tuning.needs_tuning(state, self._budget_s, self._trials):
+            job = tvm_tuning.TuneJob(str(path), shapes, self.settings.precision, str(target), "", self._trials)
+            state = tvm_tuning.tune(job, directory, key, self._budget_s, self.progress, self.stop)
+        self._tuning = state
+        return directory
 
-        try:
-            mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
-        except Exception as exc:  # noqa: BLE001 - the frontend raises many types for unsupported ops
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UnsupportedError("TVM's ONNX frontend cannot import this model: {}".format(first)) from None
-        script = mod.script()
-        integer_ops = len(_INTEGER_COMPUTE.findall(script))
-        float_ops = len(_FLOAT_COMPUTE.findall(script))
-        requested = self.settings.precision
-        if requested in ("int8", "uint8") and not integer_ops:
-            raise UnsupportedError(
-                "apache-tvm {} lowers this QDQ model to float arithmetic ({} float convolutions/matmuls, "
-                "none in integers): it would run float32, not int8".format(self._tvm.__version__, float_ops)
-            )
-        compute = "{} integer and {} float convolutions/matmuls".format(integer_ops, float_ops)
-        file_precision, _ = onnx_precision.precision_of(model)
-        if requested == "fp16" and file_precision == "fp32":
-            try:
-                mod = relax.transform.ToMixedPrecision(out_dtype="float32")(mod)
-            except Exception as exc:  # noqa: BLE001 - TVM's InternalError and friends
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-                raise UnsupportedError(
-                    "TVM's ToMixedPrecision cannot convert this fp32 model ({}); give an fp16 ONNX file "
-                    "(vedliot-runner zoo build makes one for zoo models)".format(first)
-                ) from None
-            compute += "; float16 via ToMixedPrecision, float32 accumulation"
-        if integer_ops and integer_ops >= float_ops:
-            self._precision = ("int8", compute)
-        elif requested == "fp16" or file_precision == "fp16":
-            self._precision = ("fp16", compute)
-        else:
-            self._precision = (file_precision, compute)
-        if self._trials:
-            work_dir = self._cache / "tuning" / self._key("tuning", target, shapes)
-            pipeline = relax.pipeline.static_shape_tuning_pipeline(
-                total_trials=self._trials, target=target, work_dir=str(work_dir)
-            )
-            mod = pipeline(mod)
+    def _compile(self, model, shapes, target, relax, database: Optional[Path]):
+        mod, self._precision = relax_module(self._tvm, relax, model, shapes, self.settings.precision)
+        if database is not None:
+            prepared = tvm_tuning.prepare(self._tvm, relax, mod, target)
+            mod = tvm_tuning.apply(self._tvm, relax, prepared, target, database)
         return relax.build(mod, target=target)
 
     def effective_precision(self) -> Tuple[Optional[str], Optional[str]]:
@@ -264,7 +256,11 @@ class TvmBackend(Backend):
 
     def resolved_options(self) -> Dict[str, Scalar]:
         resolved = super().resolved_options()
-        resolved["tuned"] = self._trials > 0
+        tuning = self._tuning
+        resolved["tuned"] = bool(tuning and tuning.trials)
+        resolved["tuned_trials"] = tuning.trials if tuning else 0
+        resolved["tuned_seconds"] = tuning.seconds if tuning else 0.0
+        resolved["tuning_database"] = tuning.key if tuning else None
         resolved["compiled_from_cache"] = self._cached
         return resolved
 
@@ -289,6 +285,43 @@ class TvmBackend(Backend):
 
     def close(self) -> None:
         self._vm = self._executable = None
+
+
+def relax_module(tvm, relax, model, shapes, requested: str):
+    """The ONNX model as a Relax module at the precision it will run, and (precision, detail); the
+    tuning child builds the same module with it."""
+    from tvm.relax.frontend.onnx import from_onnx
+
+    try:
+        mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
+    except Exception as exc:  # noqa: BLE001 - the frontend raises many types for unsupported ops
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UnsupportedError("TVM's ONNX frontend cannot import this model: {}".format(first)) from None
+    script = mod.script()
+    integer_ops = len(_INTEGER_COMPUTE.findall(script))
+    float_ops = len(_FLOAT_COMPUTE.findall(script))
+    if requested in ("int8", "uint8") and not integer_ops:
+        raise UnsupportedError(
+            "apache-tvm {} lowers this QDQ model to float arithmetic ({} float convolutions/matmuls, "
+            "none in integers): it would run float32, not int8".format(tvm.__version__, float_ops)
+        )
+    compute = "{} integer and {} float convolutions/matmuls".format(integer_ops, float_ops)
+    file_precision, _ = onnx_precision.precision_of(model)
+    if requested == "fp16" and file_precision == "fp32":
+        try:
+            mod = relax.transform.ToMixedPrecision(out_dtype="float32")(mod)
+        except Exception as exc:  # noqa: BLE001 - TVM's InternalError and friends
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise UnsupportedError(
+                "TVM's ToMixedPrecision cannot convert this fp32 model ({}); give an fp16 ONNX file "
+                "(vedliot-runner zoo build makes one for zoo models)".format(first)
+            ) from None
+        compute += "; float16 via ToMixedPrecision, float32 accumulation"
+    if integer_ops and integer_ops >= float_ops:
+        return mod, ("int8", compute)
+    if requested == "fp16" or file_precision == "fp16":
+        return mod, ("fp16", compute)
+    return mod, (file_precision, compute)
 
 
 def _declared(model, outputs: bool = False) -> List[TensorInfo]:
