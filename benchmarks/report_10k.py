@@ -2,11 +2,15 @@
 charts as SVG and PNG included, at one or more sizes (issue 19 goals: 10,000 records in at most
 5 s, 100,000 in at most 60 s and 4 GB, time per record flat from 1,000 to 100,000).
 
-    .venv/bin/python benchmarks/report_10k.py [--records 1000,10000,100000] [--runs 3] [--json]
+    .venv/bin/python benchmarks/report_10k.py [--records 1000,10000,100000] [--runs 3]
+        [--baseline-src DIR] [--json]
 
-Each size starts with an empty chart cache (the "cold" run: every chart drawn), then repeats the
-same report (charts copied from the cache); the median of those and the peak memory of the
-report process (its largest resident set, from wait4) are printed per size.
+Each size starts with empty caches (the "cold" run: every file read and every chart drawn),
+then repeats the same report (rows of unchanged files from the row cache, charts copied from the
+chart cache), then repeats it with --no-cache (every file read again, charts still cached); the
+medians and the peak memory of the report process (its largest resident set, from wait4) are
+printed per size. --baseline-src times another checkout's report (e.g. a `git worktree` of an
+older commit) on the same records in the same run, alternated with this one's repeated runs.
 
 The records are variations of one real record (a tinycnn ONNX Runtime run made here): 8 targets x
 4 models x 3 precisions x 2 batches, repeated; each with 200 iteration samples and power readings.
@@ -84,11 +88,15 @@ def make(count: int, directory: Path) -> Path:
     return records
 
 
-def timed_report(records: Path, output: Path, cache: Path) -> tuple[float, float]:
+def timed_report(records: Path, output: Path, cache: Path, *flags: str, src: Path | None = None) -> tuple[float, float]:
     """(seconds, peak resident set of the report process in MB) of one `report` run."""
-    command = [sys.executable, "-m", "vedliot_aggregator", "report", str(records), "--output", str(output), "--quiet"]
+    command = [sys.executable, "-m", "vedliot_aggregator", "report", str(records), "--output", str(output), "--quiet",
+               *flags]  # fmt: skip
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    if src is not None:  # another checkout's aggregator and runner, ahead of the installed ones
+        env["PYTHONPATH"] = f"{src / 'aggregator' / 'src'}{os.pathsep}{src / 'runner' / 'src'}"
     start = time.monotonic()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -96,22 +104,39 @@ def timed_report(records: Path, output: Path, cache: Path) -> tuple[float, float
     return elapsed, usage.ru_maxrss / 1024
 
 
-def one_size(base: dict, count: int, runs: int, tmp: Path) -> dict:
+def one_size(base: dict, count: int, runs: int, tmp: Path, baseline: Path | None) -> dict:
     records, cache = tmp / f"records-{count}", tmp / f"cache-{count}"
     generate(base, count, records)
+    time.sleep(2.5)  # past the row cache's settling time (row_cache.SETTLE_NS), as records on a disk are
     cold, cold_mb = timed_report(records, tmp / f"report-{count}-cold", cache)
-    warm = [timed_report(records, tmp / f"report-{count}-{run}", cache) for run in range(runs)]
+    warm, uncached, old = [], [], []
+    if baseline is not None:  # its own chart cache filled first: its repeated runs are compared
+        timed_report(records, tmp / f"report-{count}-old-cold", tmp / f"cache-old-{count}", src=baseline)
+    for run in range(runs):  # alternated, so that a slow spell of this shared VM hits all alike
+        warm.append(timed_report(records, tmp / f"report-{count}-{run}", cache))
+        uncached.append(timed_report(records, tmp / f"report-{count}-{run}-nc", cache, "--no-cache"))
+        if baseline is not None:
+            old.append(
+                timed_report(records, tmp / f"report-{count}-{run}-old", tmp / f"cache-old-{count}", src=baseline)
+            )
     shutil.rmtree(records)
     median = statistics.median(t for t, _ in warm)
-    return {"records": count, "cold_s": round(cold, 2), "warm_runs_s": [round(t, 2) for t, _ in warm],
-            "median_s": round(median, 2), "ms_per_record": round(median / count * 1e3, 3),
-            "peak_mb": round(max([cold_mb, *(mb for _, mb in warm)]))}  # fmt: skip
+    result = {"records": count, "cold_s": round(cold, 2), "warm_runs_s": [round(t, 2) for t, _ in warm],
+              "median_s": round(median, 2), "ms_per_record": round(median / count * 1e3, 3),
+              "no_cache_runs_s": [round(t, 2) for t, _ in uncached],
+              "no_cache_median_s": round(statistics.median(t for t, _ in uncached), 2),
+              "peak_mb": round(max([cold_mb, *(mb for _, mb in warm + uncached)]))}  # fmt: skip
+    if old:
+        result["baseline_runs_s"] = [round(t, 2) for t, _ in old]
+        result["baseline_median_s"] = round(statistics.median(t for t, _ in old), 2)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default="10000", help="comma-separated sizes")
     parser.add_argument("--runs", type=int, default=3, help="repeated (warm) runs per size")
+    parser.add_argument("--baseline-src", type=Path, help="another checkout to time on the same records")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sizes = [int(n) for n in args.records.split(",")]
@@ -120,12 +145,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = template(Path(tmp))
         for count in sizes:
-            results.append(one_size(base, count, args.runs, Path(tmp)))
+            results.append(one_size(base, count, args.runs, Path(tmp), args.baseline_src))
             if not args.json:
                 r = results[-1]
                 print(f"{r['records']:>7} records + the D3.3 reference: cold {r['cold_s']} s; repeated: median "
-                      f"{r['median_s']} s of {r['warm_runs_s']} ({r['ms_per_record']} ms per record); peak "
-                      f"{r['peak_mb']} MB", flush=True)  # fmt: skip
+                      f"{r['median_s']} s of {r['warm_runs_s']} ({r['ms_per_record']} ms per record); --no-cache: "
+                      f"median {r['no_cache_median_s']} s of {r['no_cache_runs_s']}; peak {r['peak_mb']} MB"
+                      + (f"; baseline: median {r['baseline_median_s']} s of {r['baseline_runs_s']}"
+                         if "baseline_runs_s" in r else ""), flush=True)  # fmt: skip
     if args.json:
         print(json.dumps({"sizes": results, "cpu": host.cpu_model, "cores": host.cpu_cores_logical}))
     else:

@@ -217,6 +217,13 @@ def test_untrusted_loader_bounds(tmp_path, monkeypatch):
     monkeypatch.setattr(untrusted, "MAX_STRING", 100)
     with pytest.raises(untrusted.Refused, match="a string longer than 100"):
         untrusted.loads(json.dumps({"a": [{"b": "z" * 101}]}))
+    with pytest.raises(untrusted.Refused, match="a string longer than 100"):  # a list of strings (CPU flags)
+        untrusted.loads(json.dumps({"a": ["avx", "z" * 101, "fma"]}))
+    with pytest.raises(untrusted.Refused, match="a string longer than 100"):  # lists compare item by item
+        untrusted.loads(json.dumps({"a": [["a"], ["b", "z" * 101]]}))
+    with pytest.raises(untrusted.Refused, match="a number out of range"):
+        untrusted.loads(json.dumps({"a": [[1], [2**64]]}))
+    assert untrusted.loads(json.dumps({"a": ["avx", "z" * 100, None, [1, "x"]]}))
     with pytest.raises(untrusted.Refused, match="nested deeper than 64"):
         untrusted.loads("[" * 70 + "]" * 70)  # under Python's own limit, over ours
     assert untrusted.loads("[" * 60 + "]" * 60)

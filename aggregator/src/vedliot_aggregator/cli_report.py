@@ -47,15 +47,21 @@ def fmt(value: float | None) -> str:
     help="Include D3.3's published results (results/reference/vedliot-d3.3).",
 )
 @click.option("--images", default="svg,png", show_default=True, help="Chart files to write: svg, png, both or none.")
+@click.option(
+    "--cache/--no-cache",
+    default=True,
+    show_default=True,
+    help="Take the rows of record files unchanged since an earlier report from its cache (VEDLIOT_ROW_CACHE=0: off).",
+)
 @click.option("--quiet", is_flag=True, help="Print only the path of index.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def report(paths, output, catalogs, data_roots, meter_log, reference, images, quiet, as_json) -> None:
+def report(paths, output, catalogs, data_roots, meter_log, reference, images, cache, quiet, as_json) -> None:
     """Render the comparison report (HTML, charts, tables, metrics.csv) from records under PATHS."""
     from vedliot_aggregator import catalog as catalog_module
     from vedliot_aggregator import metrics as metrics_module
     from vedliot_aggregator import reference as reference_module
     from vedliot_aggregator import report as report_module
-    from vedliot_aggregator.collect import collect
+    from vedliot_aggregator.gather import gather
 
     sources = list(paths)
     if reference:
@@ -72,11 +78,11 @@ def report(paths, output, catalogs, data_roots, meter_log, reference, images, qu
         catalog = catalog_module.load(list(catalogs))
     except catalog_module.CatalogError as exc:
         raise click.UsageError(str(exc)) from None
-    collection = collect(sources)
+    collection = gather(sources, data_roots, meter_log, cache=cache)
     for check in collection.skipped:
         if not (quiet or as_json):
             click.echo(f"skipped {check.path}: {check.problems[0]}", err=True)
-    table = metrics_module.frame(collection, catalog, data_roots, meter_log)
+    table = metrics_module.finish(collection.rows, collection.scores, catalog, collection.peaks)
     findings = reference_module.audit(table)
     table = reference_module.annotate(table, findings)
     show = not (quiet or as_json)
@@ -122,12 +128,12 @@ def _writable(output: Path) -> None:
 def _frame_of(paths: tuple[Path, ...], catalogs=()):
     from vedliot_aggregator import catalog as catalog_module
     from vedliot_aggregator import metrics as metrics_module
-    from vedliot_aggregator.collect import collect
+    from vedliot_aggregator.gather import gather
 
-    collection = collect(paths)
-    for check in collection.skipped:
+    found = gather(paths)
+    for check in found.skipped:
         click.echo(f"skipped {check.path}: {check.problems[0]}", err=True)
-    return metrics_module.frame(collection, catalog_module.load(list(catalogs)))
+    return metrics_module.finish(found.rows, found.scores, catalog_module.load(list(catalogs)), found.peaks)
 
 
 def _margin(ctx, param, value: float) -> float:

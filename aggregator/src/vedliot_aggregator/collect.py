@@ -13,7 +13,7 @@ from vedliot_aggregator import cpu_peak, records, untrusted
 from vedliot_aggregator.migrate import MIGRATIONS, migrate
 from vedliot_aggregator.schema import SCHEMA_ID, FileCheck, is_peak, peak_problems, problems, record_files
 
-__all__ = ["MIGRATIONS", "Collection", "Loaded", "collect"]
+__all__ = ["MIGRATIONS", "Collection", "Loaded", "collect", "read_one"]
 
 
 @dataclass(frozen=True)
@@ -46,36 +46,41 @@ def collect(paths: Iterable[Path]) -> Collection:
             gc.enable()
 
 
+def read_one(path: Path) -> FileCheck | cpu_peak.PeakRecord | tuple[records.Record, bool]:
+    """One file: why it is skipped, a peak record, or a valid record (and whether it was migrated)."""
+    try:
+        record = untrusted.load_file(path)
+    except untrusted.Refused as exc:
+        return FileCheck(path, (str(exc),))
+    if is_peak(record):
+        found = peak_problems(record)
+        return FileCheck(path, tuple(found)) if found else cpu_peak.PeakRecord.load(path, record)
+    changed = False
+    if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
+        record, changed = migrate(record)
+    found = problems(record)
+    if found:
+        return FileCheck(path, tuple(found))
+    return records.load(record), changed
+
+
 def _collect(paths: Iterable[Path]) -> Collection:
     out = Collection()
     seen: set[str] = set()
     for path in record_files(paths):
-        try:
-            record = untrusted.load_file(path)
-        except untrusted.Refused as exc:
-            out.skipped.append(FileCheck(path, (str(exc),)))
+        item = read_one(path)
+        if isinstance(item, FileCheck):
+            out.skipped.append(item)
             continue
-        if is_peak(record):
-            found = peak_problems(record)
-            if found:
-                out.skipped.append(FileCheck(path, tuple(found)))
-            elif record["run_id"] in seen:
-                out.duplicates.append(path)
-            else:
-                seen.add(record["run_id"])
-                out.peaks.append(cpu_peak.PeakRecord.load(path, record))
-            continue
-        changed = False
-        if isinstance(record, dict) and record.get("schema") != SCHEMA_ID:
-            record, changed = migrate(record)
-        found = problems(record)
-        if found:
-            out.skipped.append(FileCheck(path, tuple(found)))
-            continue
-        out.migrated += changed
-        if record["run_id"] in seen:
+        if isinstance(item, tuple):
+            out.migrated += item[1]
+        run_id = item.run_id if isinstance(item, cpu_peak.PeakRecord) else item[0].run_id
+        if run_id in seen:
             out.duplicates.append(path)
             continue
-        seen.add(record["run_id"])
-        out.records.append(Loaded(path, records.load(record)))
+        seen.add(run_id)
+        if isinstance(item, cpu_peak.PeakRecord):
+            out.peaks.append(item)
+        else:
+            out.records.append(Loaded(path, item[0]))
     return out

@@ -153,6 +153,15 @@ def _same_cpu(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return key(a) == key(b)
 
 
+def host_key(host: dict[str, Any]) -> tuple:
+    """What estimate() and measured() read of a host, hashable: hosts with equal keys get the same peak."""
+    return tuple(tuple(v) if isinstance(v := host.get(k), list) else v for k in _HOST_FACTS)
+
+
+_HOST_FACTS = ("arch", "cpu_model", "hostname", "cpu_flags", "cpu_parts", "cpu_cores_physical", "cpu_cores_usable",
+               "cpu_cores_logical", "cpu_clock_base_mhz", "cpu_clock_max_mhz", "cpu_clock_reported_mhz")  # fmt: skip
+
+
 def measured(host: dict[str, Any], precision: str, peaks: list[Any]) -> HostPeak | None:
     """The newest measured peak of this precision on the same CPU, one from the same hostname
     first; None when none measured this precision in full."""

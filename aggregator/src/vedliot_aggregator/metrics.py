@@ -78,7 +78,7 @@ COLUMNS = [
     "warnings",
 ]
 #: kept in the frame for the audit of published rows, not written to metrics.csv
-INTERNAL = ["published_values", "copies", "spread_ms", "started_at"]
+INTERNAL = ["published_values", "copies", "spread_ms", "started_at", "cpu_host"]
 #: a coefficient of variation above this is flagged (noisy or throttling)
 MAX_CV = 0.2
 MIN_ITERATIONS = 10
@@ -159,9 +159,7 @@ def _power(record: Record, meter_log: Path | None, clock_offset: float | None):
     return result.power_w, result.idle_power_w, result.coverage, list(result.warnings)
 
 
-def _warnings(
-    record: Record, stats: dict[str, Any], ips: float | None, gops: float | None, has_peak: bool, power: list[str]
-) -> list[str]:
+def _warnings(record: Record, stats: dict[str, Any], ips: float | None, power: list[str]) -> list[str]:
     warnings = []
     if record.status != "ok":
         message = record.error.message if record.error is not None else ""
@@ -170,11 +168,6 @@ def _warnings(
     if effective and effective != requested:
         warnings.append(f"requested {requested}, ran {effective}")
     warnings += power + throttle.warnings(record) + _fallback(record) + _untuned(record)
-    if gops and not has_peak and record.provenance.kind != "published":
-        hint = "add it with --catalog"
-        if cpu_peak.on_cpu(record.backend, record.config.backend_options):
-            hint += ", or run `vedliot-runner peak` on that host (its record has no clock to estimate one)"
-        warnings.append(f"no peak: target '{record.target.name}' is not in the platform catalog ({hint})")
     if stats["iterations"] and stats["iterations"] < MIN_ITERATIONS and record.config.mode != "accuracy":
         warnings.append(f"only {stats['iterations']} timed iterations")
     if stats["inference_cv"] is not None and stats["inference_cv"] > MAX_CV:
@@ -236,32 +229,49 @@ def _imported_warnings(record: Record, stats: dict[str, Any], ips: float | None)
     return list(imported.warnings) + found
 
 
-def _peak(
-    record: Record, catalog: Catalog, peaks: Sequence[cpu_peak.PeakRecord]
-) -> tuple[float | None, str | None, str | None]:
+def _peak(row: dict[str, Any], catalog: Catalog, peaks: Sequence[cpu_peak.PeakRecord]) -> tuple:
     """(peak GOPS, source, basis): the catalog's for a listed target (published rows: only that);
     for a run on an unlisted CPU, a measured peak of that CPU, else one estimated from its facts."""
-    accel = record.config.backend_options.get("accelerator_config")
-    platform = catalog.find(record.target.name)
-    precision = record.precision.requested
-    peak = platform.peak(precision, accel) if platform else None
+    platform = catalog.find(row["target"])
+    peak = platform.peak(row["precision"], row["accelerator_config"]) if platform else None
     if peak is not None:
         return peak, "catalog", platform.peak_derivation
-    if (
-        platform
-        or record.provenance.kind == "published"
-        or not cpu_peak.on_cpu(record.backend, record.config.backend_options)
-    ):
+    host = row["cpu_host"]
+    if platform or row["provenance"] == "published" or host is None:
         return None, None, None
     # what ran: OpenVINO runs an fp16 request as bf16 on a CPU with AMX, and says so; a "mixed"
     # int8 model keeps the requested precision's peak
-    effective = record.precision.effective
-    ran = effective if effective in cpu_peak.PRECISIONS else precision
-    found = cpu_peak.host_peak(record.host, ran, list(peaks))
+    effective = row["effective_precision"]
+    ran = effective if effective in cpu_peak.PRECISIONS else row["precision"]
+    found = cpu_peak.host_peak(host, ran, list(peaks))
     return (found.gops, found.source, found.derivation) if found else (None, None, None)
 
 
-def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float | None, peaks=()) -> dict[str, Any]:
+def place_peaks(rows: list[dict[str, Any]], catalog: Catalog, peaks: Sequence[cpu_peak.PeakRecord]) -> None:
+    """Each row's peak and performance ratio, and a warning where a measured row has none. A
+    cross-record step (a peak record may be any file), after the record-local rows; rows of
+    the same target, precision and CPU share one lookup."""
+    found: dict[tuple, tuple] = {}
+    for row in rows:
+        host = row["cpu_host"]
+        key = (row["target"], row["precision"], row["effective_precision"], row["accelerator_config"],
+               row["provenance"] == "published", cpu_peak.host_key(host) if host is not None else None)  # fmt: skip
+        if key not in found:
+            found[key] = _peak(row, catalog, peaks)
+        peak, source, basis = found[key]
+        gops = row["gops"]
+        ratio = gops / peak if gops and peak else None
+        row.update(peak_gops=peak, peak_source=source, peak_basis=basis, perf_ratio=ratio)
+        if gops and peak is None and row["provenance"] != "published":
+            hint = "add it with --catalog"
+            if host is not None:
+                hint += ", or run `vedliot-runner peak` on that host (its record has no clock to estimate one)"
+            row["warnings"].append(f"no peak: target '{row['target']}' is not in the platform catalog ({hint})")
+
+
+def record_row(loaded, meter_log: Path | None = None, clock_offset: float | None = None) -> dict[str, Any]:
+    """One record's row from the record alone: the peak and accuracy columns are filled by the
+    cross-record steps (place_peaks, finish)."""
     record: Record = loaded.record
     timing = record.timing or Timing()
     stats = _timing_stats(timing)
@@ -271,7 +281,6 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
     gops = ips * ops / 1e9 if ips and ops else None
     accel = record.config.backend_options.get("accelerator_config")
     precision = record.precision.requested
-    peak, peak_source, peak_basis = _peak(record, catalog, peaks)
     power_w, idle_w, coverage, power_warnings = _power(record, meter_log, clock_offset)
     published = record.provenance.published
     memory = record.memory
@@ -297,10 +306,10 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
         "ips": ips,
         "ops_per_inference": ops,
         "gops": gops,
-        "peak_gops": peak,
-        "peak_source": peak_source,
-        "peak_basis": peak_basis,
-        "perf_ratio": gops / peak if gops and peak else None,
+        "peak_gops": None,
+        "peak_source": None,
+        "peak_basis": None,
+        "perf_ratio": None,
         "power_w": power_w,
         "idle_power_w": idle_w,
         "dynamic_power_w": power_w - idle_w if power_w is not None and idle_w is not None else None,
@@ -310,15 +319,18 @@ def _row(loaded, catalog: Catalog, meter_log: Path | None, clock_offset: float |
         "memory_peak_mb": memory.peak_rss_bytes / 1e6 if memory and memory.peak_rss_bytes else None,
         "run_id": record.run_id,
         "record": str(loaded.path),
-        "warnings": _warnings(record, stats, ips, gops, peak is not None, power_warnings),
+        "warnings": _warnings(record, stats, ips, power_warnings),
         "copies": timing.includes_host_device_copies,
         "started_at": record.started_at,
+        "cpu_host": record.host if cpu_peak.on_cpu(record.backend, record.config.backend_options) else None,
     }
 
 
 def row(loaded, catalog: Catalog) -> dict[str, Any]:
     """One record's row, as the report shows it."""
-    return _row(loaded, catalog, None, None)
+    done = record_row(loaded)
+    place_peaks([done], catalog, ())
+    return done
 
 
 def frame(
@@ -330,17 +342,24 @@ def frame(
     top1_margin: float = scoring.TOP1_MARGIN,
     map_margin: float = scoring.MAP_MARGIN,
 ) -> pd.DataFrame:
-    rows = parallel.ordered_map(
-        lambda loaded: _row(loaded, catalog, meter_log, clock_offset, collection.peaks), collection.records
-    )
+    rows = parallel.ordered_map(lambda loaded: record_row(loaded, meter_log, clock_offset), collection.records)
     annotations = scoring.Annotations(data_roots)
-    scores = []
-    for loaded in collection.records:
-        score = scoring.score_record(loaded.record, loaded.path, annotations)
-        if score is not None:
-            scores.append(score)
+    scores = [scoring.score_record(loaded.record, loaded.path, annotations) for loaded in collection.records]
+    return finish(rows, [s for s in scores if s is not None], catalog, collection.peaks, top1_margin, map_margin)
+
+
+def finish(
+    rows: list[dict[str, Any]],
+    scores: Sequence[scoring.Score],
+    catalog: Catalog,
+    peaks: Sequence[cpu_peak.PeakRecord],
+    top1_margin: float = scoring.TOP1_MARGIN,
+    map_margin: float = scoring.MAP_MARGIN,
+) -> pd.DataFrame:
+    """The table from record-local rows: peaks placed, and each row's accuracy (its own, or that
+    of the accuracy run of the same target, model, backend and precision) with its verdict."""
+    place_peaks(rows, catalog, peaks)
     compared = {c.score.run_id: c for c in scoring.compare(scores, top1_margin, map_margin, reference_backend="")}
-    # Accuracy of each (target, model, backend, precision), for the speed rows of the same setup.
     by_setup: dict[tuple, scoring.Compared] = {}
     for row in rows:
         c = compared.get(row["run_id"])

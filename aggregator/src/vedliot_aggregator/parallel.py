@@ -1,5 +1,6 @@
-"""Per-record work spread over the machine's cores: forked worker processes see the records the
-parent already holds (copy-on-write) and send back only their small results, in order.
+"""Work spread over the machine's cores: forked worker processes see what the parent already
+holds (copy-on-write) and send back only their small results: per-item work in order
+(ordered_map), or one task beside the parent's own (Background).
 
 Serial where forking does not pay or is not safe: few items, one usable core, or no `fork`
 (macOS and Windows start processes by spawning, which would copy every record over a pipe).
@@ -48,3 +49,37 @@ def ordered_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
             return [result for part in pool.map(_run, chunks) for result in part]
     finally:
         _JOB = None
+
+
+_TASK: Callable[[], Any] | None = None
+
+
+def _call_task() -> Any:
+    return _TASK()
+
+
+class Background:
+    """func() in a forked process while the caller goes on; result() waits for its value or
+    raises its exception. Inline (at once) where ordered_map would be serial."""
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        global _TASK
+        self._pool = None
+        if _workers() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            self._value = func()
+            return
+        _TASK = func
+        try:
+            self._pool = multiprocessing.get_context("fork").Pool(1)  # the worker sees _TASK from here
+            self._pending = self._pool.apply_async(_call_task)
+        finally:
+            _TASK = None
+
+    def result(self) -> Any:
+        if self._pool is None:
+            return self._value
+        try:
+            return self._pending.get()
+        finally:
+            self._pool.terminate()
+            self._pool.join()

@@ -13,44 +13,24 @@ embedded as JSON inside <script type="application/json"> with "</" escaped.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from vedliot_aggregator import chart_files, charts, crosscheck, metrics
+from vedliot_aggregator import chart_files, charts, crosscheck, parallel, report_files
 from vedliot_aggregator.collect import Collection
+from vedliot_aggregator.gather import Gathered
 from vedliot_aggregator.reference import Finding
+from vedliot_aggregator.report_files import cell_text, slug
 
 SEED_MODELS = ("resnet50", "mobilenetv3_small", "yolov4", "mobilenetv2")
 #: runs listed per model on the page (metrics.csv and tables/ have all)
 MAX_PAGE_RUNS = 2000
-#: rows of a per-platform table, like D3.3's: (label, column, format)
-TABLE_ROWS = [
-    ("Inference time [ms]", "inference_time_ms", "{:.3f}"),
-    ("Latency [ms]", "latency_ms", "{:.3f}"),
-    ("Achieved performance [inferences/s]", "ips", "{:.2f}"),
-    ("Achieved performance [GOPS]", "gops", "{:.2f}"),
-    ("Peak performance [GOPS]", "peak_gops", "{:g}"),
-    ("Peak from", "peak_source", "{}"),
-    ("Performance ratio", "perf_ratio", "{:.2%}"),
-    ("Memory peak [MB]", "memory_peak_mb", "{:.0f}"),
-    ("Power [W]", "power_w", "{:.3f}"),
-    ("Idle power [W]", "idle_power_w", "{:.3f}"),
-    ("Energy / inference [mJ]", "energy_per_inference_mj", "{:.2f}"),
-    ("GOPS / W", "gops_per_w", "{:.2f}"),
-    ("Top-1 [%]", "top1", "{:.2f}"),
-    ("Top-5 [%]", "top5", "{:.2f}"),
-    ("mAP@.50 [%]", "map50", "{:.2f}"),
-    ("mAP@[.50:.95] [%]", "map50_95", "{:.2f}"),
-]
 SUMMARY_COLUMNS = [
     ("target", "target"),
     ("power_mode", "mode"),
@@ -81,45 +61,6 @@ class ReportResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool):
-        return pattern.format(value)
-    return str(value)
-
-
-def _slug(text: str) -> str:
-    """A file name from record strings: safe characters only, and short (a 300-character target
-    name must not make a name the file system refuses); a cut name keeps a hash of the whole."""
-    slug = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)
-    if len(slug) > 100:
-        slug = slug[:80] + "_" + hashlib.sha256(text.encode()).hexdigest()[:12]
-    return slug
-
-
-#: a spreadsheet takes a cell starting with one of these as a formula (=HYPERLINK(...))
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell_safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with every text cell (and index label) that a spreadsheet would run as a formula
-    quoted, as OWASP advises for CSV exports."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype.kind not in "biufc":  # text, mixed, or a string dtype
-            safe[column] = safe[column].map(_cell_safe)
-    if safe.index.dtype.kind not in "biufc":
-        safe.index = safe.index.map(_cell_safe)
-    return safe
-
-
 def latency_distributions(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per model, the quantiles of each measured run's iteration times (oldest first)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -134,56 +75,28 @@ def latency_distributions(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]
     return out
 
 
-_SETUP_COLUMNS = ["backend", "precision", "batch_size", "threads", "accelerator_config"]
-
-
-def platform_tables(table: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
-    """Per (target, power mode, model), a table like D3.3's: metric rows, one column per setup."""
-    out = {}
-    speed = table[table["mode"] != "accuracy"]
-    for (target, mode, model), group in speed.groupby(["target", "power_mode", "model"], dropna=False):
-        columns = {}
-        ordered = group.sort_values(["backend", "precision", "batch_size"])
-        for row in ordered[_SETUP_COLUMNS + [col for _, col, _ in TABLE_ROWS]].to_dict("records"):
-            name = f"{row['backend']} {row['precision']} b{row['batch_size']}"
-            if row["threads"] and not pd.isna(row["threads"]):
-                name += f" t{int(row['threads'])}"
-            if row["accelerator_config"] and not pd.isna(row["accelerator_config"]):
-                name += f" {row['accelerator_config']}"
-            columns[name] = [_fmt(row[col], fmt) for _, col, fmt in TABLE_ROWS]
-        frame = pd.DataFrame(columns, index=[label for label, _, _ in TABLE_ROWS])
-        out[(target, "" if pd.isna(mode) else (mode or ""), model)] = frame
-    return out
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    """A Markdown table whose cells cannot carry markup: record strings are escaped as HTML
-    (Markdown passes HTML through), pipes and line breaks defused."""
-    header = "| | " + " | ".join(map(_escape_cell, frame.columns)) + " |"
-    rule = "|---" * (len(frame.columns) + 1) + "|"
-    body = [
-        "| " + _escape_cell(index) + " | " + " | ".join(map(_escape_cell, row)) + " |"
-        for index, row in frame.iterrows()
-    ]
-    return "\n".join([header, rule, *body]) + "\n"
-
-
-def _escape_cell(text: Any) -> str:
-    return html.escape(str(text)).replace("|", "&#124;").replace("\r", " ").replace("\n", " ")
-
-
 def _html_table(frame: pd.DataFrame, columns: list[tuple[str, str]], formats: dict[str, str]) -> str:
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
-    rows = []
-    # only the shown columns: converting all of a wide frame row by row took most of the time
-    for row in frame[[column for column, _ in columns]].to_dict("records"):
-        cells = []
-        for column, _ in columns:
-            value = row[column]
-            text = _fmt(value, formats.get(column, "{:.2f}")) if column != "batch_size" else str(value)
-            css = ' class="warn"' if column == "warnings" and value else ""
-            cells.append(f"<td{css}>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    # column by column (one format per column), only the shown columns: row by row over a wide
+    # frame took most of the page's time
+    cells = []
+    for column, _ in columns:
+        values = frame[column].tolist()
+        if column == "batch_size":
+            texts = [html.escape(str(v)) for v in values]
+        elif frame[column].dtype.kind == "f":  # digits only: nothing to escape
+            pattern = formats.get(column, "{:.2f}")
+            texts = [pattern.format(v) if v == v else "-" for v in values]
+        else:
+            pattern = formats.get(column, "{:.2f}")
+            texts = [html.escape(cell_text(v, pattern)) for v in values]
+        if column == "warnings":
+            cells.append(
+                [f'<td class="warn">{t}</td>' if v else f"<td>{t}</td>" for v, t in zip(values, texts, strict=True)]
+            )
+        else:
+            cells.append([f"<td>{t}</td>" for t in texts])
+    rows = ["<tr>" + "".join(row) + "</tr>" for row in zip(*cells, strict=True)]
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -200,36 +113,6 @@ table{border-collapse:collapse;font-size:12px;margin:.6em 0}td,th{border:1px sol
 th{background:#f3f3f3}td.warn{color:#a40;max-width:380px}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
 .note{color:#555}.pill{background:#eef;padding:1px 6px;border-radius:8px}
 """
-
-
-def _write_files(collection: Collection, table: pd.DataFrame, audit: pd.DataFrame, output: Path) -> list[Path]:
-    """metrics.csv, the audit (csv and markdown), skipped.txt and the per-platform tables."""
-    spreadsheet_safe(table[metrics.COLUMNS]).to_csv(output / "metrics.csv", index=False)
-    spreadsheet_safe(audit).to_csv(output / "audit.csv", index=False)
-    (output / "audit.md").write_text(
-        "# Cells of published results that do not follow from their inputs\n\n"
-        + (_markdown(audit.set_index("table")) if len(audit) else "None.\n"),
-        encoding="utf-8",
-    )
-    skipped = "".join(f"{c.path}: {c.problems[0]}\n" for c in collection.skipped)
-    (output / "skipped.txt").write_text(skipped or "none\n", encoding="utf-8")
-    for (target, mode, model), frame in platform_tables(table).items():
-        name = _slug(f"{target}_{mode}_{model}" if mode else f"{target}_{model}")
-        spreadsheet_safe(frame).to_csv(output / "tables" / f"{name}.csv")
-        (output / "tables" / f"{name}.md").write_text(
-            f"# {_escape_cell(model)} on {_escape_cell(target)}{' (' + mode + ')' if mode else ''}\n\n"
-            + _markdown(frame),
-            encoding="utf-8",
-        )
-    written = [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
-    cross = crosscheck.table(table)
-    if len(cross):
-        spreadsheet_safe(cross).to_csv(output / "tables" / "cross-check.csv", index=False)
-        (output / "tables" / "cross-check.md").write_text(
-            "# The runner against the vendor's tool\n\n" + _markdown(crosscheck.display(cross)), encoding="utf-8"
-        )
-        written.append(output / "tables" / "cross-check.md")
-    return written
 
 
 @dataclass
@@ -259,7 +142,7 @@ def _model_charts(model: str, rows: pd.DataFrame, latencies, renderer: chart_fil
         spec.setdefault("config", {}).setdefault("axis", {})["labelLimit"] = 0
         chart_id = f"chart-{out.charts}"
         out.charts += 1
-        renderer.add(spec, _slug(f"{model}_{kind}"))
+        renderer.add(spec, slug(f"{model}_{kind}"))
         divs.append(f'<div class="chart" id="{chart_id}"></div>')
         out.scripts.append(f'<script type="application/json" data-chart="{chart_id}">{_spec_json(spec)}</script>')
     return "".join(divs)
@@ -278,13 +161,13 @@ def _model_section(model: str, rows: pd.DataFrame, divs: str) -> str:
     speed = speed.sort_values(["provenance", "target", "backend", "precision"])
     formats_by_column = {"perf_ratio": "{:.2%}", "inference_time_ms": "{:.3f}"}
     return (
-        f'<section id="{html.escape(_slug(model))}"><h2>{html.escape(model)}</h2>'
+        f'<section id="{html.escape(slug(model))}"><h2>{html.escape(model)}</h2>'
         f'<div class="charts">{divs}</div>'
         f"<h3>{title}</h3>{_html_table(speed, SUMMARY_COLUMNS, formats_by_column)}</section>"
     )
 
 
-def _summary_html(table: pd.DataFrame, collection: Collection) -> str:
+def _summary_html(table: pd.DataFrame, collection: Collection | Gathered) -> str:
     counts = table["provenance"].value_counts().to_dict()
     return (
         f"<p>{len(table)} records: "
@@ -308,7 +191,7 @@ def _crosscheck_html(table: pd.DataFrame) -> str:
     )
 
 
-def _page(table: pd.DataFrame, collection: Collection, audit: pd.DataFrame, sections: _Sections) -> str:
+def _page(table: pd.DataFrame, collection: Collection | Gathered, audit: pd.DataFrame, sections: _Sections) -> str:
     audit_html = _html_table(
         audit.assign(batch_size=audit["batch_size"].astype(str)) if len(audit) else audit,
         [(c, c) for c in Finding.__dataclass_fields__],
@@ -345,7 +228,7 @@ document.querySelectorAll('script[data-chart]').forEach(function (node) {{
 
 
 def render(
-    collection: Collection,
+    collection: Collection | Gathered,
     table: pd.DataFrame,
     findings: list[Finding],
     output: Path,
@@ -365,10 +248,12 @@ def render(
             for model, rows in by_model.items()}  # fmt: skip
     renderer.start()  # the chart files are drawn by another process while this one writes the rest
     try:
-        files = _write_files(collection, table, audit, output)
+        # metrics.csv and the tables (a second, when 10,000 rows go through pandas' to_csv) beside the page
+        writing = parallel.Background(lambda: report_files.write_files(collection, table, audit, output))
         sections.html = [_model_section(model, rows, divs[model]) for model, rows in by_model.items()]
         index = output / "index.html"
         index.write_text(_page(table, collection, audit, sections), encoding="utf-8")
+        files = writing.result()
     finally:
         sections.files = renderer.finish(progress)
     return ReportResult(output, index, len(table), sections.charts, [*files, *sections.files, index])

@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import jsonschema
+if TYPE_CHECKING:  # imported where an error is worded: a report over valid records never needs it
+    import jsonschema
 
 SCHEMA_ID = "vedliot-bench/result/2"
 #: a CPU's measured peak (vedliot-runner peak): $defs/peak_record of the same schema file
@@ -24,6 +25,8 @@ def result_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = result_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -78,6 +81,7 @@ def is_peak(record: Any) -> bool:
 
 @functools.cache
 def _peak_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
     from referencing import Registry, Resource
 
     schema = result_schema()

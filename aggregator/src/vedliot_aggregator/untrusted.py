@@ -22,6 +22,8 @@ MAX_BYTES = 256 * 2**20  # a record of 10 million samples is about 100 MiB
 MAX_DEPTH = 64  # a valid record nests about 8 deep
 MAX_STRING = 1_000_000
 MAX_INT = 2**63
+#: how a refusal of a file that could not be read starts (a later try may read it)
+UNREADABLE = "cannot read"
 
 
 class Refused(ValueError):
@@ -88,16 +90,19 @@ def _show(number: Any) -> str:
 
 
 def _check_list(items: list, depth: int, stack: list, big_float: float) -> None:
-    try:  # a list of numbers (samples, readings): min and max run in C
+    try:  # a list of numbers (samples, readings) or of strings (CPU flags): min and max run in C
         low, high = min(items), max(items)
-        numeric = isinstance(low, int | float) and isinstance(high, int | float)
     except (TypeError, ValueError):
-        numeric = False
-    if numeric:
+        stack.extend((inner, depth + 1) for inner in items)
+        return
+    if isinstance(low, str):  # they compared, so every item is a string
+        if max(map(len, items)) > MAX_STRING:
+            raise Refused(f"a string longer than {MAX_STRING} characters")
+    elif isinstance(low, int | float) and isinstance(high, int | float):
         if _out_of_range(low, big_float) or _out_of_range(high, big_float):
             raise Refused(f"a number out of range ({_show(low if _out_of_range(low) else high)})")
-        return
-    stack.extend((inner, depth + 1) for inner in items)
+    else:
+        stack.extend((inner, depth + 1) for inner in items)
 
 
 def check(value: Any, big_float: float = math.inf) -> None:
@@ -109,10 +114,22 @@ def check(value: Any, big_float: float = math.inf) -> None:
         if depth > MAX_DEPTH:
             raise Refused(f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
-            for key, inner in item.items():
-                if len(key) > MAX_STRING:
-                    raise Refused(f"a key longer than {MAX_STRING} characters")
-                stack.append((inner, depth + 1))
+            if not item:
+                continue
+            if depth >= MAX_DEPTH:  # its values would be deeper
+                raise Refused(f"nested deeper than {MAX_DEPTH} levels")
+            if max(map(len, item)) > MAX_STRING:
+                raise Refused(f"a key longer than {MAX_STRING} characters")
+            # scalars checked here rather than pushed: a record is mostly scalars in dicts
+            for inner in item.values():
+                kind = type(inner)
+                if kind is dict or kind is list:
+                    stack.append((inner, depth + 1))
+                elif kind is str:
+                    if len(inner) > MAX_STRING:
+                        raise Refused(f"a string longer than {MAX_STRING} characters")
+                elif inner is not None and kind is not bool and _out_of_range(inner, big_float):
+                    raise Refused(f"a number out of range ({_show(inner)})")
         elif isinstance(item, list):
             if item:
                 _check_list(item, depth, stack, big_float)
@@ -130,7 +147,7 @@ def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise Refused(f"cannot read ({exc.strerror or exc})") from None
+        raise Refused(f"{UNREADABLE} ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise Refused(f"larger than {max_bytes // 2**20} MiB")
     return data
