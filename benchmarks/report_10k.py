@@ -7,7 +7,8 @@ charts as SVG and PNG included, at one or more sizes (issue 19 goals: 10,000 rec
 
 Each size starts with empty caches (the "cold" run: every file read and every chart drawn),
 then repeats the same report (rows of unchanged files from the row cache, charts copied from the
-chart cache), then repeats it with --no-cache (every file read again, charts still cached); the
+chart cache), then repeats it with --no-cache (every file read again, charts still cached), then
+adds a tenth more records and reports once more (new files read, charts drawn anew); the
 medians and the peak memory of the report process (its largest resident set, from wait4) are
 printed per size. --baseline-src times another checkout's report (e.g. a `git worktree` of an
 older commit) on the same records in the same run, alternated with this one's repeated runs.
@@ -52,10 +53,10 @@ def template(directory: Path) -> dict:
     return json.loads(next(out.glob("*.json")).read_text())
 
 
-def generate(base: dict, count: int, directory: Path) -> None:
-    rng = np.random.default_rng(0)
-    directory.mkdir(parents=True)
-    for i in range(count):
+def generate(base: dict, count: int, directory: Path, start: int = 0) -> None:
+    rng = np.random.default_rng(start)
+    directory.mkdir(parents=True, exist_ok=start > 0)
+    for i in range(start, start + count):
         record = json.loads(json.dumps(base))
         model = list(MODELS)[i % 4]
         record["run_id"] = str(uuid.UUID(int=rng.integers(0, 2**63) << 64 | i))
@@ -119,13 +120,19 @@ def one_size(base: dict, count: int, runs: int, tmp: Path, baseline: Path | None
             old.append(
                 timed_report(records, tmp / f"report-{count}-{run}-old", tmp / f"cache-old-{count}", src=baseline)
             )
+    # Results grow: a tenth more records arrive, and the report is made again (the new files read,
+    # the rest from the row cache, the charts drawn anew since their data changed).
+    generate(base, max(1, count // 10), records, start=count)
+    time.sleep(2.5)
+    grown, grown_mb = timed_report(records, tmp / f"report-{count}-grown", cache)
     shutil.rmtree(records)
     median = statistics.median(t for t, _ in warm)
     result = {"records": count, "cold_s": round(cold, 2), "warm_runs_s": [round(t, 2) for t, _ in warm],
               "median_s": round(median, 2), "ms_per_record": round(median / count * 1e3, 3),
               "no_cache_runs_s": [round(t, 2) for t, _ in uncached],
               "no_cache_median_s": round(statistics.median(t for t, _ in uncached), 2),
-              "peak_mb": round(max([cold_mb, *(mb for _, mb in warm + uncached)]))}  # fmt: skip
+              "grown_s": round(grown, 2),
+              "peak_mb": round(max([cold_mb, grown_mb, *(mb for _, mb in warm + uncached)]))}  # fmt: skip
     if old:
         result["baseline_runs_s"] = [round(t, 2) for t, _ in old]
         result["baseline_median_s"] = round(statistics.median(t for t, _ in old), 2)
@@ -150,7 +157,8 @@ def main() -> int:
                 r = results[-1]
                 print(f"{r['records']:>7} records + the D3.3 reference: cold {r['cold_s']} s; repeated: median "
                       f"{r['median_s']} s of {r['warm_runs_s']} ({r['ms_per_record']} ms per record); --no-cache: "
-                      f"median {r['no_cache_median_s']} s of {r['no_cache_runs_s']}; peak {r['peak_mb']} MB"
+                      f"median {r['no_cache_median_s']} s of {r['no_cache_runs_s']}; a tenth more records: "
+                      f"{r['grown_s']} s; peak {r['peak_mb']} MB"
                       + (f"; baseline: median {r['baseline_median_s']} s of {r['baseline_runs_s']}"
                          if "baseline_runs_s" in r else ""), flush=True)  # fmt: skip
     if args.json:

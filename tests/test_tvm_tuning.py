@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -100,6 +102,31 @@ def _tuners(cache: Path) -> list[str]:
         if entry.name.isdigit() and b"vedliot_runner.backends.tvm_tuning" in command and bytes(cache) in command:
             found.append(entry.name)
     return found
+
+
+def test_only_the_hosts_tensor_intrinsics_are_registered_for_tuning():
+    """TuneContext's `import tvm.s_tir.tensor_intrin` finds the host's intrinsics alone (VNNI on
+    x86): CUDA's, the 25 s of the package's own import here, are not registered."""
+    probe = (
+        "import platform, sys\n"
+        "from vedliot_runner.backends import tvm_tuning\n"
+        "known = platform.machine().lower() in tvm_tuning.HOST_INTRINSICS\n"
+        "assert tvm_tuning.host_intrinsics() is known\n"
+        "assert tvm_tuning.host_intrinsics() is False  # once\n"
+        "import tvm.s_tir.tensor_intrin\n"
+        "from tvm.s_tir import TensorIntrin\n"
+        "def has(name):\n"
+        "    try:\n"
+        "        return TensorIntrin.get(name) is not None\n"
+        "    except ValueError:\n"
+        "        return False\n"
+        "if platform.machine().lower() in ('x86_64', 'amd64'):\n"
+        "    assert has('dot_16x4_vnni')\n"
+        "assert has('wmma_sync_16x16x16_f16f16f32') is not known\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -20,7 +20,8 @@ MIN_ITEMS = 2000
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
-def _workers() -> int:
+def usable_cores() -> int:
+    """The cores this process may use (a container's --cpuset-cpus included), or VEDLIOT_WORKERS."""
     configured = os.environ.get("VEDLIOT_WORKERS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
@@ -28,6 +29,9 @@ def _workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+_workers = usable_cores
 
 
 def _run(bounds: tuple[int, int]) -> list[Any]:

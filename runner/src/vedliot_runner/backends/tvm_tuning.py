@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -42,6 +45,8 @@ POPULATION, GENERATIONS = 128, 2
 #: tasks tuned (by name): where the time goes; the rest (reshapes, pools, element-wise tails)
 #: keep TVM's default schedules instead of costing a search round each
 HEAVY_OPS = ("conv2d", "matmul", "dense")
+#: the tensor intrinsics a tuning on this CPU can use (tvm.s_tir.tensor_intrin's submodule)
+HOST_INTRINSICS = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm_cpu", "arm64": "arm_cpu", "riscv64": "riscv_cpu"}
 _RECORDS = "database_tuning_record.json"
 _WORKLOADS = "database_workload.json"
 #: how often the parent looks at the child and ticks progress
@@ -225,10 +230,34 @@ def apply(tvm, relax, prepared, target, directory: Path):
         return relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(prepared)
 
 
+def host_intrinsics() -> bool:
+    """Registers the tensor intrinsics of this host's CPU only, and whether it did. TuneContext
+    imports tvm.s_tir.tensor_intrin, whose __init__ registers every target's: 37 s here, 25 of them
+    CUDA's and 5 ROCm's, paid by every tuning session. The package goes into sys.modules without
+    running its __init__, then the host's submodule is imported; TuneContext's import finds it there.
+    Tuning measures on this host (LocalRunner), so no other target's intrinsic can apply."""
+    name = "tvm.s_tir.tensor_intrin"
+    part = HOST_INTRINSICS.get(platform.machine().lower())
+    if part is None or name in sys.modules:
+        return False
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        return False
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    try:
+        importlib.import_module(name + "." + part)
+    except Exception:  # noqa: BLE001 - another TVM's layout: the whole package, as TVM does it
+        del sys.modules[name]
+        return False
+    sys.modules["tvm.s_tir"].tensor_intrin = package
+    return True
+
+
 def build_candidate(mod, target, _params):
-    """meta-schedule's default_build without its import of every tensor intrinsic, which takes 42 s
-    here and is paid by each build pool, that is every round: imported only for a candidate that
-    fails without it."""
+    """meta-schedule's default_build without its import of every tensor intrinsic (see
+    host_intrinsics), paid by each build pool, that is every round: the host's are registered only
+    for a candidate that fails without them, and every target's if it still fails."""
     from tvm.driver import build
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
@@ -236,8 +265,13 @@ def build_candidate(mod, target, _params):
     try:
         return build(mod, target=target)
     except Exception:  # noqa: BLE001 - TVM's errors for an unregistered intrinsic vary
-        import tvm.s_tir.tensor_intrin  # noqa: F401 - registers the intrinsics
-
+        if host_intrinsics():
+            try:
+                return build(mod, target=target)
+            except Exception:  # noqa: BLE001
+                pass
+        for part in ("cuda", *sorted(set(HOST_INTRINSICS.values())), "rocm", "hexagon"):  # what __init__ imports
+            importlib.import_module("tvm.s_tir.tensor_intrin." + part)
         return build(mod, target=target)
 
 
@@ -249,6 +283,7 @@ def _tune_in_child(job: TuneJob) -> None:
 
     from vedliot_runner.backends.tvm import relax_module
 
+    host_intrinsics()
     target = tvm.target.Target(json.loads(job.target) if job.target.startswith("{") else job.target)
     mod, _ = relax_module(tvm, relax, onnx.load(job.model), job.shapes, job.precision)
     prepared = prepare(tvm, relax, mod, target)
