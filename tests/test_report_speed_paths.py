@@ -80,7 +80,7 @@ def test_forked_map_keeps_order_and_runs_elsewhere(monkeypatch):
     out = parallel.ordered_map(work, items)
     assert [square for square, _ in out] == [i * i for i in items]
     pids = {pid for _, pid in out}
-    if parallel._workers() > 1:
+    if parallel.usable_cores() > 1:
         assert os.getpid() not in pids and len(pids) >= 2
     monkeypatch.setenv("VEDLIOT_WORKERS", "1")
     assert set(parallel.ordered_map(lambda i: os.getpid(), items)) == {os.getpid()}

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vedliot_aggregator.parallel import usable_cores
+
 #: drawn charts kept at most; the oldest go first
 CACHE_FILES = 500
 
@@ -115,8 +117,6 @@ class Renderer:
     def start(self) -> None:
         """One child per usable core (vl-convert draws a chart on one): 16 charts of 10,000 runs
         take about 10 s in one."""
-        from vedliot_aggregator.parallel import usable_cores
-
         share = min(len(self.jobs), usable_cores())
         for i in range(share):
             jobs_file = self.directory / f".chart-jobs-{i}.json"

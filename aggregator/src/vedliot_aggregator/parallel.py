@@ -31,9 +31,6 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-_workers = usable_cores
-
-
 def _run(bounds: tuple[int, int]) -> list[Any]:
     func, items = _JOB
     return [func(items[i]) for i in range(*bounds)]
@@ -42,7 +39,7 @@ def _run(bounds: tuple[int, int]) -> list[Any]:
 def ordered_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """[func(item) for item in items], in forked workers when it pays."""
     global _JOB
-    workers = min(_workers(), len(items) // (MIN_ITEMS // 2) or 1)
+    workers = min(usable_cores(), len(items) // (MIN_ITEMS // 2) or 1)
     if workers < 2 or len(items) < MIN_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
         return [func(item) for item in items]
     step = -(-len(items) // (workers * 4))  # a few chunks each: a slow chunk does not hold the rest
@@ -69,7 +66,7 @@ class Background:
     def __init__(self, func: Callable[[], Any]) -> None:
         global _TASK
         self._pool = None
-        if _workers() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if usable_cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
             self._value = func()
             return
         _TASK = func

@@ -28,6 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vedliot_aggregator.chart_files import cache_dir
+from vedliot_aggregator.schema import FileCheck
+from vedliot_aggregator.untrusted import UNREADABLE
+
 MAX_FILES = 16
 SETTLE_NS = 2_000_000_000
 _FORMAT = 1
@@ -64,8 +68,6 @@ class RowCache:
 
     @classmethod
     def open(cls, sources: Sequence[Path], meter_log: Path | None, clock_offset: float | None) -> RowCache:
-        from vedliot_aggregator.chart_files import cache_dir
-
         if os.environ.get("VEDLIOT_ROW_CACHE", "1") == "0":
             return cls(None, {})
         context = [code_version(), [str(Path(s).resolve()) for s in sources], clock_offset,
@@ -107,9 +109,6 @@ class RowCache:
 
 
 def _keep(item: Any) -> bool:
-    from vedliot_aggregator.schema import FileCheck
-    from vedliot_aggregator.untrusted import UNREADABLE
-
     if isinstance(item, FileCheck):
         return not item.problems[0].startswith(UNREADABLE)
     return getattr(item, "score", None) is None
