@@ -25,6 +25,9 @@ from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
 #: bump when a definition or recipe changes what a file holds: every cached file is rebuilt
 ZOO_VERSION = 1
+#: bump when only the full-integer TFLite graphs change: those files are rebuilt, the others kept
+#: (2: hard-swish written so that LiteRT's XNNPACK delegate takes it, tfgraph.TFBuilder.hardswish)
+TFLITE_INT8_GRAPH = 2
 FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: models TFLite files are built for (YoloV4 is ONNX only: no target of the report ran it as TFLite)
@@ -210,6 +213,8 @@ def _recipe(run: _Build, model: _Model, fmt: str, precision: str, form: Optional
     }
     if model.prepared is not None:
         recipe["weights"] = model.prepared.identity
+    if fmt == "tflite" and precision == "int8":
+        recipe["tflite_int8_graph"] = TFLITE_INT8_GRAPH
     if form not in (None, DEFAULT_FORM):  # the default form's recipe is as it was before forms existed
         recipe["int8_form"] = form
     return recipe

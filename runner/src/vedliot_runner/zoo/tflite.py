@@ -39,7 +39,7 @@ def convert(
     class Model(tf.Module):
         @tf.function(input_signature=[spec])
         def serve(self, image):
-            g = TFBuilder(module.NAME, weights(), image)
+            g = TFBuilder(module.NAME, weights(), image, integer=precision == "int8")
             module.define(g, size)
             return g.outputs
 
