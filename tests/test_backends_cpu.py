@@ -12,7 +12,7 @@ from vedliot_runner.backends import backend_class
 from vedliot_runner.backends.base import BackendSettings
 from vedliot_runner.backends.litert import dequantize, quantize
 from vedliot_runner.errors import UnsupportedError
-from vedliot_runner.zoo.build import synthetic_images
+from vedliot_runner.zoo.calibration import synthetic_images
 
 from conftest import INT8_EXACT, INT8_SATURATION, QUICK
 

@@ -13,7 +13,7 @@ import pytest
 from vedliot_runner import ops
 from vedliot_runner.cli import main as runner_main
 from vedliot_runner.zoo import build as zoo_build
-from vedliot_runner.zoo.build import synthetic_images
+from vedliot_runner.zoo.calibration import synthetic_images
 
 from conftest import INT8_EXACT, INT8_SATURATION, QUICK, REPO
 
@@ -212,6 +212,33 @@ def test_tiny_zoo_build_is_cached_and_complete(tmp_path):
     (reference,) = _onnx(directory / "tinycnn" / "tinycnn_fp32.onnx", x)
     (out,) = _tflite(directory / int8["path"], x)
     assert out.shape == reference.shape == (4, 10)
+
+
+def test_models_built_apart_equal_one_process(tmp_path):
+    """--workers 2 builds each model in a spawned process: the same files, hashes and recipes as
+    one process, every model in the manifest, and the cache honoured across both ways."""
+    kwargs = {"models": ["tinycnn", "mobilenetv3_small"], "formats": ["onnx"], "precisions": ["fp32", "int8"]}
+    serial, apart = tmp_path / "serial", tmp_path / "apart"
+    zoo_build.build(serial, log=lambda _line: None, **kwargs)
+    lines = []
+    zoo_build.build(apart, log=lines.append, workers=2, **kwargs)
+    assert sum(": built in " in line for line in lines) == 6, lines  # fp32 and two int8 forms each
+
+    def files(directory):
+        models = _manifest(directory)["models"]
+        return {f["path"]: (f["sha256"], f["recipe"]) for m in models.values() for f in m["files"]}
+
+    assert set(_manifest(apart)["models"]) == {"tinycnn", "mobilenetv3_small"}
+    assert files(apart) == files(serial) and len(files(apart)) == 6
+    again = []
+    zoo_build.build(apart, log=again.append, workers=2, **kwargs)
+    assert sum(line.endswith(": cached") for line in again) == 4, again
+
+
+def test_zoo_build_workers_must_be_positive(tmp_path, capsys):
+    assert runner_main(["zoo", "build", "--output", str(tmp_path), "--workers", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "--workers 0" in err and "Traceback" not in err
 
 
 def _qdq_types(path) -> tuple[set[str], set[str]]:

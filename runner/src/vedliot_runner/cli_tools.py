@@ -99,6 +99,12 @@ def add_zoo_parser(sub, parser_class, key_value) -> None:
         metavar="MODEL=FILE.npy",
         help="int8 calibration inputs: preprocessed float32 NCHW array (default: synthetic); repeatable",
     )
+    zoo_build.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="models built at once, each in a process of its own (default 1; each may need several GB)",
+    )
     zoo_build.add_argument("--quiet", action="store_true", help="no progress lines")
     zoo_list = zoo_sub.add_parser("list", help="show what a built zoo holds")
     zoo_list.add_argument("--zoo", type=Path, default=Path("build/zoo"), help="zoo directory (default build/zoo)")
@@ -145,6 +151,8 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         raise BackendNotInstalled(
             "zoo build needs the 'zoo' extra ({}); pip install 'vedliot-runner[zoo]'".format(exc)
         ) from None
+    if args.workers < 1:
+        raise UsageError("--workers {}: give the number of models to build at once, 1 or more".format(args.workers))
     calibration = {name: Path(path) for name, path in args.calibration}
     for name, path in calibration.items():
         if not path.is_file():
@@ -157,6 +165,7 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         seed=args.seed,
         calibration=calibration,
         log=(lambda line: None) if args.quiet else zoo_build._stderr,
+        workers=args.workers,
     )
     print(args.output / "zoo.json")
     return EXIT_OK

@@ -13,13 +13,14 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
-from vedliot_runner.zoo import EXTRA_MODELS, MODELS, manifest
+from vedliot_runner.zoo import EXTRA_MODELS, MODELS, build_apart, manifest
+from vedliot_runner.zoo.calibration import Calibration
 from vedliot_runner.zoo.quantize import DEFAULT_FORM, INT8_FORMS
 from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
@@ -32,58 +33,12 @@ FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: models TFLite files are built for (YoloV4 is ONNX only: no target of the report ran it as TFLite)
 TFLITE_MODELS = ("resnet50", "mobilenetv3_small", "mobilenetv2", "tinycnn", "digits")
-CALIBRATION_SAMPLES = 16
 
 Log = Callable[[str], None]
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def synthetic_images(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
-    """Normalised NCHW "images" with structure: coarse random blocks plus fine noise.
-
-    White noise makes every image look alike to a CNN (global pooling averages it away), so a
-    classifier would give nearly the same logits for all of them; blocks give each sample its own
-    content, which int8 calibration and top-1 agreement checks need to mean anything."""
-    cells = 7
-    low = rng.standard_normal((count, 3, cells, cells), dtype=np.float32)
-    step = -(-size // cells)
-    blocks = np.repeat(np.repeat(low, step, axis=2), step, axis=3)[:, :, :size, :size]
-    return (blocks + 0.3 * rng.standard_normal(blocks.shape, dtype=np.float32)).astype(np.float32)
-
-
-class Calibration:
-    """Calibration inputs of one model: a user's .npy of preprocessed NCHW float32 inputs, or
-    seeded synthetic_images (enough for speed benchmarks; accuracy needs real data)."""
-
-    def __init__(self, module: ModuleType, seed: int, path: Optional[Path] = None, samples: int = 0) -> None:
-        self.shape = (3, module.IMAGE_SIZE, module.IMAGE_SIZE)
-        self.seed = seed
-        self.path = path
-        self.samples = samples or CALIBRATION_SAMPLES
-        if path is not None:
-            data = np.load(str(path), mmap_mode="r")
-            if data.ndim != 4 or tuple(data.shape[1:]) != self.shape:
-                raise UsageError(
-                    "--calibration {}={}: expected a float32 array N x {}, got shape {}".format(
-                        module.NAME, path, "x".join(map(str, self.shape)), "x".join(map(str, data.shape))
-                    )
-                )
-            self.identity = "file:" + sha256_of(path)
-        else:
-            self.identity = "synthetic:blocks:seed={}:n={}".format(seed, self.samples)
-
-    def batches(self, batch: int = 4) -> Iterator[np.ndarray]:
-        if self.path is not None:
-            data = np.load(str(self.path), mmap_mode="r")
-            for start in range(0, len(data), batch):
-                yield np.ascontiguousarray(data[start : start + batch], dtype=np.float32)
-            return
-        rng = np.random.default_rng(self.seed + 1000)
-        for start in range(0, self.samples, batch):
-            yield synthetic_images(rng, min(batch, self.samples - start), self.shape[-1])
 
 
 def head_adjust(module: ModuleType, seed: int, workdir: Path) -> Optional[HeadAdjust]:
@@ -187,6 +142,8 @@ class _Build:
     jobs: List[Tuple[str, str, str]]
     log: Log
     done: int = 0
+    #: False in a build_apart worker: the parent writes the manifest
+    saves: bool = True
 
 
 @dataclasses.dataclass
@@ -274,7 +231,8 @@ def _build_file(run: _Build, model: _Model, fmt: str, precision: str, form: Opti
              if not (f["format"] == fmt and f["precision"] == precision and manifest.form_of(f) == form)]  # fmt: skip
     model.entry["files"] = [*files, record]
     run.current["models"][model.name] = model.entry
-    manifest.save(run.output, run.current)
+    if run.saves:
+        manifest.save(run.output, run.current)
     run.done += asked
     run.log("{}: built in {:.1f} s ({:.1f} MB)".format(step, time.monotonic() - t0, record["size_bytes"] / 1e6))
 
@@ -305,8 +263,10 @@ def build(
     seed: int = 0,
     calibration: Optional[Dict[str, Path]] = None,
     log: Log = _stderr,
+    workers: int = 1,
 ) -> Dict:
-    """Build what is missing; return the manifest. Raises UsageError for bad arguments."""
+    """Build what is missing; return the manifest. Raises UsageError for bad arguments. With
+    `workers` > 1, up to that many models are built at once, each in a process of its own."""
     calibration = dict(calibration or {})
     _check_arguments(models, precisions, formats, calibration)
     output.mkdir(parents=True, exist_ok=True)
@@ -319,11 +279,38 @@ def build(
     ]
     run = _Build(output, seed, _current(output, seed), jobs, log)
     started = time.monotonic()
-    for name in models:
-        _build_model(run, name, calibration.get(name))
+    if workers > 1 and len(models) > 1:
+        _build_apart(run, models, calibration, workers)
+    else:
+        for name in models:
+            _build_model(run, name, calibration.get(name))
     manifest.save(output, run.current)
     log("zoo: {} files in {} ({:.0f} s)".format(len(jobs), output / manifest.MANIFEST, time.monotonic() - started))
     return run.current
+
+
+def _build_apart(run: _Build, models: Sequence[str], calibration: Dict[str, Path], workers: int) -> None:
+    def finished(name: str, result: build_apart.Result) -> None:
+        entry, lines = result
+        for line in lines:
+            run.log(line)
+        if entry is not None:
+            run.current["models"][name] = entry
+            manifest.save(run.output, run.current)
+
+    calls = [(name, (run.output, run.seed, run.current["models"].get(name), run.jobs, name, calibration.get(name)))
+             for name in models]  # fmt: skip
+    build_apart.run(_model_worker, calls, workers, finished)
+
+
+def _model_worker(output: Path, seed: int, entry, jobs, name: str, calibration: Optional[Path]) -> build_apart.Result:
+    lines: List[str] = []
+    current = manifest.empty(seed, ZOO_VERSION)
+    if entry is not None:
+        current["models"][name] = entry
+    run = _Build(output, seed, current, [job for job in jobs if job[0] == name], lines.append, saves=False)
+    _build_model(run, name, calibration)
+    return current["models"].get(name), lines
 
 
 def _load_or_compute_head(module: ModuleType, seed: int, model_dir: Path) -> HeadAdjust:
