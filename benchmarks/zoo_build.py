@@ -1,7 +1,8 @@
 """Time `vedliot-runner zoo build` of every model and variant from scratch (issue 3 goal: under
-3 minutes on a 2-core machine), and the cached second call.
+3 minutes on a 2-core machine), and the cached second call. With --workers 1,2 each run builds once
+per worker count, alternated, so the counts are compared side by side.
 
-    .venv/bin/python benchmarks/zoo_build.py [--runs 3] [--json]
+    .venv/bin/python benchmarks/zoo_build.py [--runs 3] [--workers 1,2] [--json]
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 from vedliot_runner.hostinfo import collect
 
 
-def one_run(directory: Path) -> tuple[float, float]:
-    command = [sys.executable, "-m", "vedliot_runner", "zoo", "build", "--output", str(directory), "--quiet"]
+def one_run(directory: Path, workers: int) -> tuple[float, float]:
+    command = [sys.executable, "-m", "vedliot_runner", "zoo", "build", "--output", str(directory), "--quiet",
+               "--workers", str(workers)]  # fmt: skip
     start = time.monotonic()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     fresh = time.monotonic() - start
@@ -31,30 +33,35 @@ def one_run(directory: Path) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts (default 1)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    fresh, cached = [], []
+    counts = [int(w) for w in args.workers.split(",")]
+    fresh: dict[int, list[float]] = {w: [] for w in counts}
+    cached: dict[int, list[float]] = {w: [] for w in counts}
     for index in range(args.runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            f, c = one_run(Path(tmp) / "zoo")
-        fresh.append(f)
-        cached.append(c)
-        if not args.json:
-            print(f"run {index + 1}: fresh {f:.1f} s, cached {c:.1f} s", file=sys.stderr)
+        for workers in counts:
+            with tempfile.TemporaryDirectory() as tmp:
+                f, c = one_run(Path(tmp) / "zoo", workers)
+            fresh[workers].append(f)
+            cached[workers].append(c)
+            if not args.json:
+                print(f"run {index + 1}, {workers} workers: fresh {f:.1f} s, cached {c:.1f} s", file=sys.stderr)
     host = collect()
     result = {
         "machine": f"{host.cpu_model}, {host.cpu_cores_logical} logical cores",
-        "fresh_s": fresh,
-        "cached_s": cached,
-        "fresh_median_s": statistics.median(fresh),
-        "cached_median_s": statistics.median(cached),
-    }
-    print(
-        json.dumps(result, indent=1)
-        if args.json
-        else f"median: fresh {result['fresh_median_s']:.1f} s, "
-        f"cached {result['cached_median_s']:.1f} s ({args.runs} runs, {result['machine']})"
-    )
+        "workers": {
+            w: {"fresh_s": fresh[w], "cached_s": cached[w], "fresh_median_s": statistics.median(fresh[w]),
+                "cached_median_s": statistics.median(cached[w])}
+            for w in counts
+        },
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(result, indent=1))
+    for w, cell in result["workers"].items():
+        if not args.json:
+            print(f"{w} workers: median fresh {cell['fresh_median_s']:.1f} s, cached {cell['cached_median_s']:.1f} s "
+                  f"({args.runs} runs, {result['machine']})")  # fmt: skip
     return 0
 
 

@@ -235,10 +235,17 @@ def test_models_built_apart_equal_one_process(tmp_path):
     assert sum(line.endswith(": cached") for line in again) == 4, again
 
 
-def test_zoo_build_workers_must_be_positive(tmp_path, capsys):
-    assert runner_main(["zoo", "build", "--output", str(tmp_path), "--workers", "0"]) != 0
+def test_zoo_build_workers_must_be_positive_and_a_workers_usage_error_is_one_line(tmp_path, capsys):
+    assert runner_main(["zoo", "build", "--output", str(tmp_path), "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert "--workers 0" in err and "Traceback" not in err
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((2, 3, 8, 8), np.float32))  # tinycnn takes 32 x 32
+    code = runner_main(["zoo", "build", "--output", str(tmp_path / "zoo"), "--models", "tinycnn,mobilenetv3_small",
+                        "--formats", "onnx", "--precisions", "fp32", "--workers", "2", "--quiet",
+                        "--calibration", f"tinycnn={wrong}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and f"--calibration tinycnn={wrong}" in err and "Traceback" not in err, err
 
 
 def _qdq_types(path) -> tuple[set[str], set[str]]:
