@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,7 @@ def add_parser(sub, parser_class) -> None:
     peak.add_argument("--precision", default=",".join(PRECISIONS), help="comma-separated (default: all four)")
     peak.add_argument("--threads", type=int, help="cores to load at once (default: every usable core)")
     peak.add_argument("--seconds", type=float, default=1.0, help="length of one measurement (default 1)")
-    peak.add_argument("--repeats", type=int, default=3, help="measurements per precision; the median is kept")
+    peak.add_argument("--repeats", type=int, default=3, help="measurements per precision; the best is kept")
     peak.add_argument("--json", action="store_true", help="print the record")
     peak.add_argument("--quiet", action="store_true", help="print only the record's path")
 
@@ -56,8 +55,10 @@ def _one(
         if binary is None:
             return {}, "{} did not compile ({})".format(kernel.instruction, error)
         runs = [peak_probe.run_kernel(binary, threads, args.seconds) for _ in range(args.repeats)]
+        # The best run: another load on the cores can only lower a peak (a shared VM's median was 62%
+        # of its best, below what ONNX Runtime reached on ResNet50).
         entry = {"method": "c-kernel", "instruction": kernel.instruction, "ops_per_instruction": kernel.ops,
-                 "threads": threads, "gops": statistics.median(runs), "runs_gops": runs}  # fmt: skip
+                 "threads": threads, "gops": max(runs), "runs_gops": runs}  # fmt: skip
         if "amx_" + precision in flags:
             # AMX needs the kernel's permission to use tile state and a tile layout: not probed
             entry["partial"] = True
@@ -66,7 +67,7 @@ def _one(
     if precision == "fp32":
         runs = [peak_probe.numpy_matmul(args.seconds) for _ in range(args.repeats)]
         return {"method": "numpy-matmul", "instruction": "numpy float32 matmul (BLAS), a lower bound",
-                "threads": None, "gops": statistics.median(runs), "runs_gops": runs}, ""  # fmt: skip
+                "threads": None, "gops": max(runs), "runs_gops": runs}, ""  # fmt: skip
     if kernel is None:
         return {}, "no {} instructions on this CPU".format(precision)
     return {}, "no C compiler (cc, gcc or clang; or CC=...)"
