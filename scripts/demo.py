@@ -16,7 +16,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "build" / "zoo"
-RESULTS = REPO / "results" / "demo"
+#: each `make demo` writes into a folder of its own below this one, so that its accuracy table and
+#: report show its own runs, and the records of earlier demos stay where they were
+RESULTS_ROOT = REPO / "results" / "demo"
 REPORT = REPO / "results" / "demo-report"
 RUNNER = [sys.executable, "-m", "vedliot_runner"]
 AGGREGATOR = [sys.executable, "-m", "vedliot_aggregator"]
@@ -64,14 +66,14 @@ def speed_summary(metrics_csv: Path, run_ids: set[str]) -> str:
 def main() -> int:
     start = time.monotonic()
     failures = 0
+    results = RESULTS_ROOT / time.strftime("%Y%m%d-%H%M%S")
     zoo = [*RUNNER, "zoo", "build", "--output", str(ZOO), "--models", ",".join(SEED_MODELS), "--formats", "onnx"]
     if show(zoo) != 0:
         return 1
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    before = set(RESULTS.glob("*.json"))
+    results.mkdir(parents=True, exist_ok=True)
     # --quick: batch 1 only and short windows, a few minutes on 2 cores; drop it for real numbers.
     for target in TARGETS:
-        failures += show([*RUNNER, "suite", "--target", target, "--quick", "--zoo", str(ZOO), "--output", str(RESULTS)])
+        failures += show([*RUNNER, "suite", "--target", target, "--quick", "--zoo", str(ZOO), "--output", str(results)])
 
     digits = [*RUNNER, "zoo", "build", "--output", str(ZOO), "--models", "digits", "--formats", "onnx,tflite"]
     if show(digits) != 0:
@@ -79,18 +81,18 @@ def main() -> int:
     dataset = "imagenet:" + str(ZOO / "digits" / "val")
     for backend, precision in ACCURACY_RUNS:
         run = [*RUNNER, "run", "--model", "zoo:digits", "--zoo", str(ZOO), "--backend", backend]
-        run += ["--precision", precision, "--dataset", dataset, "--batch-size", "8", "--output", str(RESULTS)]
+        run += ["--precision", precision, "--dataset", dataset, "--batch-size", "8", "--output", str(results)]
         failures += show([*run, "--quiet"]) not in (0, EXIT_UNSUPPORTED)
     # The CPU's own peak, measured: the performance ratio of every run above is taken against it.
-    failures += show([*RUNNER, "peak", "--seconds", "0.5", "--output", str(RESULTS)]) != 0
-    new = sorted(set(RESULTS.glob("*.json")) - before)
-    failures += show([*AGGREGATOR, "validate", "--quiet", str(RESULTS)]) != 0
-    failures += show([*AGGREGATOR, "accuracy", str(RESULTS)]) != 0
+    failures += show([*RUNNER, "peak", "--seconds", "0.5", "--output", str(results)]) != 0
+    new = sorted(results.glob("*.json"))
+    failures += show([*AGGREGATOR, "validate", "--quiet", str(results)]) != 0
+    failures += show([*AGGREGATOR, "accuracy", str(results)]) != 0
     # The report compares this machine's runs with the report's 19 published platforms.
-    failures += show([*AGGREGATOR, "report", str(RESULTS), "--output", str(REPORT)]) != 0
+    failures += show([*AGGREGATOR, "report", str(results), "--output", str(REPORT)]) != 0
     if (REPORT / "metrics.csv").exists():
         print(speed_summary(REPORT / "metrics.csv", {path.stem for path in new}))
-    print(f"\n{len(new)} records in {RESULTS.relative_to(REPO)}/ ({time.monotonic() - start:.0f} s)")
+    print(f"\n{len(new)} records in {results.relative_to(REPO)}/ ({time.monotonic() - start:.0f} s)")
     print(f"report: {REPORT / 'index.html'}")
     return 1 if failures else 0
 

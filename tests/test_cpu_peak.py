@@ -115,6 +115,25 @@ def test_measured_peak_wins_then_estimate_then_a_warning(measured, tmp_path):
     assert plain["warnings"].str.contains("run `vedliot-runner peak` on that host").all()
 
 
+def test_a_row_above_its_peak_is_flagged(measured, tmp_path):
+    """A peak measured on a loaded host can come out below what a model then reaches (the demo
+    once showed 123.5%): the row keeps its ratio, and says which figure to distrust."""
+    peaks = tmp_path / "peaks"
+    args = ["peak", "--precision", "fp32", "--seconds", "0.1", "--repeats", "1", "-o", str(peaks), "--quiet"]
+    assert runner_main(args) == 0
+    (peak_file,) = peaks.glob("*.json")
+    fair = metrics.frame(collect.collect([measured, peaks]), catalog.load())
+    fp32 = fair[fair["precision"] == "fp32"]
+    assert (fp32["perf_ratio"] < 1).all() and not fp32["warnings"].str.contains("above it").any()
+    peak = json.loads(peak_file.read_text())
+    peak["peaks"][0]["gops"] = peak["peaks"][0]["runs_gops"][0] = 1e-3
+    peak_file.write_text(json.dumps(peak))
+    low = metrics.frame(collect.collect([measured, peaks]), catalog.load())
+    fp32 = low[low["precision"] == "fp32"]
+    assert (fp32["perf_ratio"] > 1).all()
+    assert fp32["warnings"].str.contains("of the measured peak \\(0.001 GOPS\\): above it").all()
+
+
 def test_published_rows_keep_the_catalogs_peak_and_bad_peak_records_are_skipped(measured, tmp_path):
     from vedliot_aggregator import reference
 

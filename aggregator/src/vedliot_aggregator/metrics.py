@@ -262,6 +262,12 @@ def place_peaks(rows: list[dict[str, Any]], catalog: Catalog, peaks: Sequence[cp
         gops = row["gops"]
         ratio = gops / peak if gops and peak else None
         row.update(peak_gops=peak, peak_source=source, peak_basis=basis, perf_ratio=ratio)
+        if ratio is not None and ratio > 1 and row["provenance"] != "published":
+            row["warnings"].append(
+                f"{ratio:.0%} of the {source} peak ({peak:.4g} GOPS): above it, so the peak is too low "
+                "(a measured one taken under load: run `vedliot-runner peak` again on an idle host) "
+                "or the model's operation count is too high"
+            )
         if gops and peak is None and row["provenance"] != "published":
             hint = "add it with --catalog"
             if host is not None:

@@ -205,7 +205,9 @@ def _build_file(run: _Build, model: _Model, fmt: str, precision: str, form: Opti
     # the second int8 form is part of its precision's job, not a job of its own
     asked = (model.name, fmt, precision) in run.jobs and form in (None, DEFAULT_FORM)
     label = precision + ("" if form in (None, DEFAULT_FORM) else " " + form)
-    step = "[{}/{}] {} {} {}".format(run.done + 1, len(run.jobs), model.name, fmt, label)
+    # a file built for an asked one (the fp32 source, the second int8 form) shares its step number
+    number = run.done + 1 if asked else max(run.done, 1)
+    step = "[{}/{}] {} {} {}".format(number, len(run.jobs), model.name, fmt, label)
     recipe = _recipe(run, model, fmt, precision, form)
     suffix = "" if form in (None, DEFAULT_FORM) else "_" + form
     path = model.directory / "{}_{}{}{}".format(model.name, precision, suffix, ".onnx" if fmt == "onnx" else ".tflite")
@@ -285,7 +287,8 @@ def build(
         for name in models:
             _build_model(run, name, calibration.get(name))
     manifest.save(output, run.current)
-    log("zoo: {} files in {} ({:.0f} s)".format(len(jobs), output / manifest.MANIFEST, time.monotonic() - started))
+    files = sum(len((run.current["models"].get(name) or {}).get("files", [])) for name in models)  # both int8 forms
+    log("zoo: {} files in {} ({:.0f} s)".format(files, output / manifest.MANIFEST, time.monotonic() - started))
     return run.current
 
 
