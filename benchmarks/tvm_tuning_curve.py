@@ -8,6 +8,10 @@ rounds of TVM (its compiled module from the cache) and ONNX Runtime alternate; e
 median of its rounds. The database starts empty (its own cache folder, removed first).
 
     .venv/bin/python benchmarks/tvm_tuning_curve.py --model resnet50 --minutes 10,20,40,60 [--json]
+
+--resume keeps the database an earlier (stopped) run left and runs only the steps given: with
+--minutes 60 after a run stopped at 40, the tuner spends the 20 minutes missing, as a user's next
+`tune=3600` would.
 """
 
 from __future__ import annotations
@@ -65,13 +69,15 @@ def main() -> int:
     parser.add_argument("--minutes", default="10,20,40,60", help="cumulative tuning minutes per step")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="timed window of each run")
+    parser.add_argument("--resume", action="store_true", help="keep the database of an earlier run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     cache = Path("build") / "tvm-curve" / args.model
-    shutil.rmtree(cache, ignore_errors=True)
+    if not args.resume:
+        shutil.rmtree(cache, ignore_errors=True)
     output = Path("build") / "bench-records"
     rows = []
-    for minutes in [0.0] + [float(m) for m in args.minutes.split(",")]:
+    for minutes in ([] if args.resume else [0.0]) + [float(m) for m in args.minutes.split(",")]:
         rows.append(step(args, minutes, cache, output))
         if not args.json:
             r = rows[-1]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import contract
+import prepare
 from vedliot_aggregator.schema import is_sidecar, problems
 from vedliot_runner.cli import main as runner_main
 
@@ -90,64 +91,51 @@ def model_dir(tmp_path_factory) -> Path:
     return root
 
 
-ZOO_CACHE = REPO / ".cache" / "zoo"
-#: the fixtures below, and how a background process builds their files (as the fixtures do)
-_ZOO_BUILDS = {
-    "digits_zoo": "build(d, models=['digits'], log=print)",
-    "zoo_dir": "build(d, log=print, workers=2)",
-}
-_zoo_building: subprocess.Popen | None = None
+_preparing: subprocess.Popen | None = None
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """A fresh clone's zoo takes minutes to build, and the suite leaves about a core idle: the
-    zoo fixtures' files are built by a background process from here on, and the test modules that
-    need them run last (kept whole and in order). Their fixtures wait for it, then check the
-    cache in-process as before, which also raises the build's own error if it failed."""
-    global _zoo_building
-    wanted = [name for name in _ZOO_BUILDS if any(name in item.fixturenames for item in items)]
-    if not wanted or os.environ.get("VEDLIOT_TEST_ZOO_BACKGROUND") == "0":
+    """A fresh clone's zoo and Python 3.8 venvs take minutes to make, and the suite leaves about a
+    core idle: what the collected tests' fixtures need is made by a background process from here on
+    (tests/prepare.py), and the test modules that use them run last, kept whole and in order."""
+    global _preparing
+    wanted = [name for name in prepare.STEPS if any(name in item.fixturenames for item in items)]
+    if not wanted or os.environ.get("VEDLIOT_TEST_PREPARE") == "0":
         return
     late = {item.module for item in items if set(wanted) & set(item.fixturenames)}
     items[:] = [i for i in items if i.module not in late] + [i for i in items if i.module in late]
-    script = "import sys; from pathlib import Path; from vedliot_runner.zoo.build import build; d = Path(sys.argv[1])"
-    script += "".join("; " + _ZOO_BUILDS[name] for name in wanted)
-    ZOO_CACHE.mkdir(parents=True, exist_ok=True)
-    with open(ZOO_CACHE.parent / "zoo-build.log", "w") as log:
-        _zoo_building = subprocess.Popen([sys.executable, "-c", script, str(ZOO_CACHE)], stdout=log,
-                                         stderr=subprocess.STDOUT)  # fmt: skip
+    prepare.CACHE.mkdir(parents=True, exist_ok=True)
+    with open(prepare.CACHE / "prepare.log", "w") as log:
+        _preparing = subprocess.Popen([sys.executable, prepare.__file__, *wanted], stdout=log, stderr=subprocess.STDOUT)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _zoo_building is not None and _zoo_building.poll() is None:  # the session stopped early (-x, ^C)
-        _zoo_building.terminate()  # its files and manifest are written whole, or not at all
-        _zoo_building.wait()
+    if _preparing is not None and _preparing.poll() is None:  # the session stopped early (-x, ^C)
+        _preparing.terminate()  # zoo files and venvs are marked done only once whole
+        _preparing.wait()
 
 
-def _zoo_ready() -> Path:
-    if _zoo_building is not None:
-        _zoo_building.wait()
-    return ZOO_CACHE
+def prepared(step) -> Path:
+    """`step`'s result once the background preparation has ended (found in the cache then, or
+    made here, failing with the step's own error); skips where it needs a Python 3.8 there is not."""
+    if _preparing is not None:
+        _preparing.wait()
+    result = step()
+    if result is None:
+        pytest.skip("no Python 3.8 interpreter here (set VEDLIOT_PYTHON38)")
+    return result
 
 
 @pytest.fixture(scope="session")
 def zoo_dir() -> Path:
     """The full zoo, built once into .cache/zoo (zoo build's own cache makes later runs free)."""
-    from vedliot_runner.zoo import build as zoo_build
-
-    directory = _zoo_ready()
-    zoo_build.build(directory, log=lambda _line: None, workers=2)  # 200 s on one core from a fresh clone
-    return directory
+    return prepared(prepare.zoo_full)
 
 
 @pytest.fixture(scope="session")
 def digits_zoo() -> Path:
     """The trained digits model and its held-out set, built into .cache/zoo (cached after once)."""
-    from vedliot_runner.zoo import build as zoo_build
-
-    directory = _zoo_ready()
-    zoo_build.build(directory, models=["digits"], log=lambda _line: None)
-    return directory
+    return prepared(prepare.zoo_digits)
 
 
 def assert_valid_records(directory: Path) -> list[dict]:

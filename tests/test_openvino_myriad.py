@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from test_python38 import venv38
+import prepare
 
-from conftest import QUICK, REPO, assert_valid_records, run_runner
-
-OPENVINO_2022 = "openvino==2022.3.2"
+from conftest import QUICK, REPO, assert_valid_records, prepared, run_runner
 
 
 @pytest.fixture(scope="module")
 def ov2022() -> Path:
-    return venv38("py38-openvino2022-venv", OPENVINO_2022, "numpy<1.25")
+    return prepared(prepare.ov2022)
 
 
 def _env() -> dict[str, str]:

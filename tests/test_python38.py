@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_valid_records
+import prepare
 
-
-def _python38() -> str | None:
-    candidates = [os.environ.get("VEDLIOT_PYTHON38"), shutil.which("python3.8")]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python3.8")))
-    for candidate in filter(None, candidates):
-        try:
-            out = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=30
-            )
-        except OSError:
-            continue
-        if out.returncode == 0 and out.stdout.strip() == "(3, 8)":
-            return candidate
-    return None
-
-
-def venv38(name: str, *packages: str) -> Path:
-    """The Python of a Python 3.8 venv in .cache holding `packages` (made once; skips without 3.8)."""
-    interpreter = _python38()
-    if interpreter is None:
-        pytest.skip("no Python 3.8 interpreter here (set VEDLIOT_PYTHON38)")
-    venv = REPO / ".cache" / name
-    python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True, timeout=900)
-        (venv / ".installed").touch()
-    return python
+from conftest import REPO, assert_valid_records, prepared
 
 
 @pytest.fixture(scope="module")
 def py38() -> Path:
-    # The loosest numpy the runner allows on 3.8: what a JetPack 5 board would have.
-    return venv38("py38-venv", "numpy<1.25")
+    return prepared(prepare.py38)
 
 
 def _run(python: Path, *args: str) -> subprocess.CompletedProcess:
@@ -99,19 +69,8 @@ def test_record_written_on_python38_is_valid(py38, model_dir, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def py38_accuracy(py38) -> Path:
-    """A second 3.8 venv with what a board's accuracy run adds: Pillow and ONNX Runtime."""
-    venv = REPO / ".cache" / "py38-accuracy-venv"
-    python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        subprocess.run([str(py38), "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "numpy<1.25", "Pillow", "onnxruntime", "onnx"],
-            check=True,
-            timeout=600,
-        )
-        (venv / ".installed").touch()
-    return python
+def py38_accuracy() -> Path:
+    return prepared(prepare.py38_accuracy)
 
 
 def test_accuracy_run_on_python38(py38_accuracy, model_dir, tmp_path):
