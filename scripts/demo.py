@@ -51,7 +51,10 @@ def speed_summary(metrics_csv: Path, run_ids: set[str]) -> str:
         best = group.drop_duplicates("precision", keep="last").set_index("precision")
         ips = {p: best["ips"].get(p) for p in ("fp32", "int8")}
         ratio = {p: best["perf_ratio"].get(p) for p in ("fp32", "int8")}
-        source = "/".join(sorted(set(group["peak_source"].dropna())))
+        # whose peak each share is of: measured by `vedliot-runner peak`, or estimated (an int8
+        # peak measured without the CPU's AMX unit is partial: the estimate counts it)
+        sources = {p: best["peak_source"].get(p) for p in ("fp32", "int8")}
+        source = ", ".join(f"{p} {s}" for p, s in sources.items() if isinstance(s, str))
         speedup = ips["int8"] / ips["fp32"] if ips["int8"] and ips["fp32"] else None
 
         def cell(value, pattern):
