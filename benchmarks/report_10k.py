@@ -1,5 +1,5 @@
 """Time `vedliot-aggregator report` over generated records plus the published D3.3 reference,
-charts as SVG and PNG included, at one or more sizes (issue 19 goals: 10,000 records in at most
+charts as the default writes them (SVG files), at one or more sizes (issue 19 goals: 10,000 records in at most
 5 s, 100,000 in at most 60 s and 4 GB, time per record flat from 1,000 to 100,000).
 
     .venv/bin/python benchmarks/report_10k.py [--records 1000,10000,100000] [--runs 3]

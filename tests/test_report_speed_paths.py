@@ -121,6 +121,23 @@ def test_chart_files_come_from_the_cache_only_for_the_same_spec(tmp_path, monkey
     assert len(changed.jobs) == 1  # other data: another hash, drawn again
 
 
+@pytest.mark.parametrize(("images", "suffixes"), [(None, {".svg"}), ("png,svg", {".svg", ".png"}), ("none", set())])
+def test_the_report_writes_the_chart_files_asked_for(measured, tmp_path, monkeypatch, images, suffixes):
+    from click.testing import CliRunner
+
+    from vedliot_aggregator.cli import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "r"
+    args = ["report", str(measured), "-o", str(out), "--no-reference", "--quiet"]
+    result = CliRunner().invoke(cli, args + (["--images", images] if images else []))
+    assert result.exit_code == 0, result.output
+    written = list((out / "charts").glob("*")) if (out / "charts").exists() else []
+    assert {p.suffix for p in written} == suffixes
+    if suffixes == {".svg", ".png"}:
+        assert {p.stem for p in written if p.suffix == ".png"} == {p.stem for p in written if p.suffix == ".svg"}
+
+
 def test_the_page_lists_the_newest_measured_runs_past_its_cap(measured, tmp_path, monkeypatch):
     from vedliot_aggregator import reference, report
 

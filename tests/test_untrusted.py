@@ -309,3 +309,12 @@ def test_report_into_a_directory_it_cannot_write_is_one_line(measured, tmp_path)
     result = _invoke("report", str(measured), "-o", str(output), "--no-reference", "--images", "none")
     assert result.exit_code == 1 and f"--output {output}: cannot write there" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("images", ["jpg", "svg,gif", "none,svg", ""])
+def test_an_unknown_image_format_is_one_line_before_any_work(measured, tmp_path, images):
+    """Before, an unknown name was dropped without a word: `--images pdf` wrote no chart files."""
+    output = tmp_path / "report"
+    result = _invoke("report", str(measured), "-o", str(output), "--no-reference", "--images", images)
+    assert result.exit_code == 2 and "--images" in result.output and "svg, png, svg,png or none" in result.output
+    assert "Traceback" not in result.output and not output.exists()

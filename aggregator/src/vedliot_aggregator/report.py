@@ -3,7 +3,7 @@
     DIR/index.html          self-contained (Vega's JavaScript inlined), charts and tables per model
     DIR/metrics.csv         the tidy metrics table (metrics.COLUMNS)
     DIR/audit.csv, .md      cells of published results that do not follow from their inputs
-    DIR/charts/*.svg, .png  every chart, rendered by vl-convert
+    DIR/charts/*.svg        every chart, rendered by vl-convert (.png too with --images svg,png)
     DIR/tables/*.md, .csv   one table per platform and model, laid out like D3.3's
     DIR/skipped.txt         files that were not valid records, with why
 
@@ -232,7 +232,7 @@ def render(
     table: pd.DataFrame,
     findings: list[Finding],
     output: Path,
-    formats: tuple[str, ...] = ("svg", "png"),
+    formats: tuple[str, ...] = ("svg",),
     progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
     audit = pd.DataFrame([f.as_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
