@@ -50,7 +50,7 @@ def loads(data: bytes | str) -> Any:
             pass
         else:
             try:
-                check(value, _BIG_FLOAT)
+                check(value, _BIG_FLOAT, short=len(data) <= MAX_STRING)
                 return value
             except _Ambiguous:
                 pass
@@ -89,14 +89,14 @@ def _show(number: Any) -> str:
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
 
 
-def _check_list(items: list, depth: int, stack: list, big_float: float) -> None:
+def _check_list(items: list, depth: int, stack: list, big_float: float, short: bool) -> None:
     try:  # a list of numbers (samples, readings) or of strings (CPU flags): min and max run in C
         low, high = min(items), max(items)
     except (TypeError, ValueError):
         stack.extend((inner, depth + 1) for inner in items)
         return
     if isinstance(low, str):  # they compared, so every item is a string
-        if max(map(len, items)) > MAX_STRING:
+        if not short and max(map(len, items)) > MAX_STRING:
             raise Refused(f"a string longer than {MAX_STRING} characters")
     elif isinstance(low, int | float) and isinstance(high, int | float):
         if _out_of_range(low, big_float) or _out_of_range(high, big_float):
@@ -105,9 +105,10 @@ def _check_list(items: list, depth: int, stack: list, big_float: float) -> None:
         stack.extend((inner, depth + 1) for inner in items)
 
 
-def check(value: Any, big_float: float = math.inf) -> None:
+def check(value: Any, big_float: float = math.inf, short: bool = False) -> None:
     """Depth, string lengths and number ranges of a parsed value (iterative: no recursion to
-    exhaust). A finite float of magnitude `big_float` or more raises _Ambiguous."""
+    exhaust). A finite float of magnitude `big_float` or more raises _Ambiguous. `short`: the
+    value came from at most MAX_STRING bytes, so no string in it can be too long."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -118,21 +119,25 @@ def check(value: Any, big_float: float = math.inf) -> None:
                 continue
             if depth >= MAX_DEPTH:  # its values would be deeper
                 raise Refused(f"nested deeper than {MAX_DEPTH} levels")
-            if max(map(len, item)) > MAX_STRING:
+            if not short and max(map(len, item)) > MAX_STRING:
                 raise Refused(f"a key longer than {MAX_STRING} characters")
-            # scalars checked here rather than pushed: a record is mostly scalars in dicts
+            # scalars checked here rather than pushed: a record is mostly scalars in dicts; the
+            # common in-range number is compared inline, only the rest pays _out_of_range's call
             for inner in item.values():
                 kind = type(inner)
                 if kind is dict or kind is list:
                     stack.append((inner, depth + 1))
                 elif kind is str:
-                    if len(inner) > MAX_STRING:
+                    if not short and len(inner) > MAX_STRING:
                         raise Refused(f"a string longer than {MAX_STRING} characters")
-                elif inner is not None and kind is not bool and _out_of_range(inner, big_float):
+                elif kind is int:
+                    if not -MAX_INT <= inner < MAX_INT:
+                        raise Refused(f"a number out of range ({_show(inner)})")
+                elif kind is float and not -big_float < inner < big_float and _out_of_range(inner, big_float):
                     raise Refused(f"a number out of range ({_show(inner)})")
         elif isinstance(item, list):
             if item:
-                _check_list(item, depth, stack, big_float)
+                _check_list(item, depth, stack, big_float, short)
         elif isinstance(item, str):
             if len(item) > MAX_STRING:
                 raise Refused(f"a string longer than {MAX_STRING} characters")
