@@ -221,6 +221,10 @@ def test_untrusted_loader_bounds(tmp_path, monkeypatch):
         untrusted.loads(json.dumps({"a": ["avx", "z" * 101, "fma"]}))
     with pytest.raises(untrusted.Refused, match="a string longer than 100"):  # lists compare item by item
         untrusted.loads(json.dumps({"a": [["a"], ["b", "z" * 101]]}))
+    for long in ({"a": {"b": "z" * 101}}, {"z" * 101: 1}, {"a": ["avx", "z" * 101]}):  # bytes: orjson's path
+        with pytest.raises(untrusted.Refused, match="longer than 100"):
+            untrusted.loads(json.dumps(long).encode())
+    assert untrusted.loads(json.dumps({"a": "z" * 90}).encode()) == {"a": "z" * 90}
     with pytest.raises(untrusted.Refused, match="a number out of range"):
         untrusted.loads(json.dumps({"a": [[1], [2**64]]}))
     assert untrusted.loads(json.dumps({"a": ["avx", "z" * 100, None, [1, "x"]]}))
