@@ -3,9 +3,9 @@
 The files are built by single-threaded converters (TensorFlow's TFLite converter, ONNX Runtime's
 quantizer): ResNet50's take 95 s and YoloV4's 68 s of one core here, so building models side by
 side makes a whole build about 1.4x faster on two cores (docs/benchmarks.md; not 2x, because the
-converters' own threads already use part of the second core). Workers are spawned, not forked: TensorFlow must
-not inherit a forked copy of a parent's threads. Each worker returns its model's manifest entry
-and log lines; only the parent writes the manifest, as each model finishes."""
+converters' own threads already use part of the second core). Workers are spawned, not forked:
+TensorFlow must not inherit a forked copy of a parent's threads. Each worker returns its model's
+manifest entry and log lines; only the parent writes the manifest, as each model finishes."""
 
 from __future__ import annotations
 
