@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,14 @@ def test_background_returns_its_value_or_raises_its_error(monkeypatch):
         parallel.Background(lambda: 1 / 0).result()
     monkeypatch.setenv("VEDLIOT_WORKERS", "1")
     assert parallel.Background(os.getpid).result() == os.getpid()
+
+
+def test_a_background_closed_before_its_value_stops_its_process():
+    started = parallel.Background(lambda: time.sleep(30))
+    if started._pool is None:
+        pytest.skip("one usable core: Background runs inline")
+    (child,) = started._pool._pool
+    started.close()
+    child.join(5)
+    assert not child.is_alive()
+    started.close()  # twice is harmless

@@ -10,9 +10,11 @@ import math
 import os
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from vedliot_aggregator import catalog, chart_files, collect, metrics, parallel, untrusted
+from vedliot_aggregator import catalog, chart_files, collect, metrics, parallel, report_files, schema, untrusted
 
 
 def _stdlib(data: bytes):
@@ -44,6 +46,17 @@ TRICKY = [
     b'{"a": 1, "a": 2}',
     b"[" * 70 + b"]" * 70,
     b"[" * 2000 + b"]" * 2000,
+    # the bounds read from the bytes (untrusted._plainly_bounded), at and around each limit
+    *(b"[" * n + b"1" + b"]" * n for n in (62, 63, 64, 65)),
+    *(b'{"a": ' * n + b"1" + b"}" * n for n in (62, 63, 64, 65)),
+    b'{"a": 9223372036854775807, "t": 1796398270996413310}',
+    b'{"a": -9223372036854775808}',
+    b'{"a": -9223372036854775809}',
+    b'{"a": [1, 9223372036854775808]}',
+    b'{"a": 99999999999999999999}',
+    b'{"a": 12345678901234567890.5, "b": 0.000000000000000000001}',
+    b'{"a": "12345678901234567890123", "b": "9300000000000000000"}',  # digits in strings
+    b'{"a": 1e19, "b": 1E+400}',
     b'{"a": 1',
     b"",
 ]
@@ -151,3 +164,58 @@ def test_the_page_lists_the_newest_measured_runs_past_its_cap(measured, tmp_path
     listed = page.split(f"Runs ({len(speed)};")[1].split("</table>")[0]
     assert newest in listed and all(r not in listed for r in speed["run_id"] if r != newest)
     assert len(open(tmp_path / "r" / "metrics.csv").readlines()) == len(table) + 1
+
+
+def _hostile_frame(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    bits = rng.integers(0, 2**63, rows, dtype=np.int64).view(np.float64)
+    floats = np.where(np.isfinite(bits), bits, np.nan)
+    floats[: rows // 4] = rng.standard_normal(rows // 4) * 10.0 ** rng.integers(-20, 20, rows // 4)
+    floats[rows // 4 :: 7] = np.nan
+    text = rng.choice(["plain", "=1+2", "+x", "-3", "@SUM(A1)", "\tx", "\rx", 'say "hi", then', "a\nb", "é€", ""], rows)
+    mixed = [[None, True, 1.5, float("nan"), "=bad", np.float64(2.5), (1, 2), ["-a"]][i % 8] for i in range(rows)]
+    small = np.where(np.isnan(floats) | (np.abs(floats) < 1e30), floats, 0.5).astype(np.float32)
+    return pd.DataFrame({
+        "f64": floats, "f32": small, "i64": rng.integers(-(2**62), 2**62, rows),
+        "flag": rng.integers(0, 2, rows).astype(bool), "text": pd.array(text, dtype="str"),
+        "text_na": pd.array([None if i % 3 else t for i, t in enumerate(text)], dtype="str"), "objects": mixed,
+        "nullable": pd.array([None if i % 5 == 0 else i for i in range(rows)], dtype="Int64"),
+        "when": pd.to_datetime(rng.integers(0, 2**40, rows), unit="ms"), "=formula header": text,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [None, ["f64", "i64", "flag", "text", "text_na", "objects", "=formula header"]])
+def test_metrics_csv_is_written_as_pandas_wrote_it(tmp_path, columns):
+    """write_csv is spreadsheet_safe + to_csv byte for byte: on its own path (numbers, text,
+    objects) and where dates or nullable integers send it back to pandas."""
+    frame = _hostile_frame(np.random.default_rng(7), 2000)
+    frame = frame if columns is None else frame[columns]
+    report_files.spreadsheet_safe(frame).to_csv(tmp_path / "pandas.csv", index=False)
+    report_files.write_csv(tmp_path / "fast.csv", frame)
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    if columns is not None:  # the fast path itself, not pandas, wrote it
+        assert all(report_files._csv_cells(frame[name]) is not None for name in columns)
+
+
+def test_record_files_lists_what_rglob_listed(tmp_path):
+    root = tmp_path / "results"
+    for name in ["a/b.json", "a-c.json", "a/b/c.json", "A.json", "z.JSON", ".hidden.json", ".dot/x.json",
+                 "r.detections.json", "deep/er/est.json", "x.json.bak", "sp ace/é.json"]:  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("{}")
+    (root / "folder.json").mkdir()  # listed, and then refused by read_one as unreadable
+    (root / "linked").symlink_to(root / "a", target_is_directory=True)  # not entered
+    (root / "linked.json").symlink_to(root / "a", target_is_directory=True)  # listed, not entered
+    (root / "file-link.json").symlink_to(root / "A.json")
+    plain = sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and not schema.is_sidecar(p))
+    listed = list(schema.record_files([root, root / "a-c.json"]))
+    assert listed == [*plain, root / "a-c.json"]
+    assert root / "folder.json" in listed and root / "linked" / "b.json" not in listed
+
+
+def test_runner_records_are_bounded_by_their_bytes_alone(measured):
+    """Real records take the reading path that skips the bounds walk (its speed is the point);
+    the files at a limit take the walk (test_orjson_reading_takes_and_refuses_what_json_did)."""
+    assert all(untrusted._plainly_bounded(path.read_bytes()) for path in measured.glob("*.json"))
+    for data in (b"[" * 64 + b"]" * 64, b"[9223372036854775808]", b"[12345678901234567890]", b'"' + b"x" * 2**20):
+        assert not untrusted._plainly_bounded(data)
+    assert untrusted._plainly_bounded(b"[9223372036854775807, -9223372036854775807]")

@@ -72,7 +72,7 @@ def gather(
     job = partial(_entry, annotations=scoring.Annotations(list(data_roots)), meter_log=meter_log,
                   clock_offset=clock_offset)  # fmt: skip
     cached = row_cache.RowCache.open(paths, meter_log, clock_offset) if cache else row_cache.RowCache(None, {})
-    stamps = [row_cache.stamp(f) for f in files]
+    stamps = [row_cache.stamp(f) for f in files] if cached.where is not None else [None] * len(files)
     known = [cached.get(f, s) for f, s in zip(files, stamps, strict=True)]
     enabled = gc.isenabled()
     gc.disable()  # nothing read here forms cycles; the collector's walks only cost time

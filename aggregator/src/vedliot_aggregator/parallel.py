@@ -82,5 +82,11 @@ class Background:
         try:
             return self._pending.get()
         finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stops the process if it still runs (the caller failed before it wanted the value)."""
+        if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
+            self._pool, self._value = None, None

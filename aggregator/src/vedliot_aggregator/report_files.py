@@ -57,6 +57,7 @@ def slug(text: str) -> str:
 
 #: a spreadsheet takes a cell starting with one of these as a formula (=HYPERLINK(...))
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 
 
 def _cell_safe(value: Any) -> Any:
@@ -75,6 +76,43 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     if safe.index.dtype.kind not in "biufc":
         safe.index = safe.index.map(_cell_safe)
     return safe
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """`spreadsheet_safe(frame).to_csv(path, index=False)`, byte for byte, in about a third of its
+    time (metrics.csv of 10,000 runs: 0.5 s in pandas): each column made text the way pandas
+    makes it (numpy's str of a float column, missing cells empty), then one csv.writer."""
+    columns = [_csv_cells(frame[name]) for name in frame.columns] if frame.columns.is_unique else None
+    if columns is None or any(cells is None for cells in columns):
+        spreadsheet_safe(frame).to_csv(path, index=False)  # dates, duplicate names: pandas' own rules
+        return
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(list(frame.columns))
+        writer.writerows(zip(*columns, strict=True))
+
+
+def _csv_cells(series: pd.Series) -> list[Any] | None:
+    """A column's cells as pandas' get_values_for_csv gives them to csv.writer (na_rep ""), with
+    formula-like text quoted; None for a dtype left to pandas (dates, periods, nullable numbers)."""
+    dtype, values = series.dtype, series.array
+    if dtype in (np.float64, np.int64, np.bool_):
+        # Python's repr of a float64 is numpy's str of it (checked on 400,000 random bit patterns),
+        # and csv.writer writes floats by repr: no text made here
+        cells = np.asarray(values).tolist()
+    elif dtype.kind in "fiub" and isinstance(dtype, np.dtype):  # float32's str is not its float64 repr
+        cells = np.asarray(values).astype(str).tolist()
+    elif dtype.kind == "O" and not isinstance(values, pd.arrays.PeriodArray):  # objects, str, categories
+        cells = np.asarray(values, dtype=object).tolist()
+        for i in [i for i, cell in enumerate(cells) if isinstance(cell, str) and cell[:1] in _FORMULA_FIRST]:
+            cells[i] = "'" + cells[i]
+    else:
+        return None
+    missing = series.isna().to_numpy()
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            cells[i] = ""
+    return cells
 
 
 _SETUP_COLUMNS = ["backend", "precision", "batch_size", "threads", "accelerator_config"]
@@ -139,8 +177,8 @@ def _small_csv(path: Path, frame: pd.DataFrame) -> None:
 
 def write_files(collection: Any, table: pd.DataFrame, audit: pd.DataFrame, output: Path) -> list[Path]:
     """metrics.csv, the audit (csv and markdown), skipped.txt and the per-platform tables."""
-    spreadsheet_safe(table[metrics.COLUMNS]).to_csv(output / "metrics.csv", index=False)
-    spreadsheet_safe(audit).to_csv(output / "audit.csv", index=False)
+    write_csv(output / "metrics.csv", table[metrics.COLUMNS])
+    write_csv(output / "audit.csv", audit)
     (output / "audit.md").write_text(
         "# Cells of published results that do not follow from their inputs\n\n"
         + (_markdown(audit.set_index("table")) if len(audit) else "None.\n"),
@@ -159,7 +197,7 @@ def write_files(collection: Any, table: pd.DataFrame, audit: pd.DataFrame, outpu
     written = [output / "metrics.csv", output / "audit.csv", output / "audit.md"]
     cross = crosscheck.table(table)
     if len(cross):
-        spreadsheet_safe(cross).to_csv(output / "tables" / "cross-check.csv", index=False)
+        write_csv(output / "tables" / "cross-check.csv", cross)
         (output / "tables" / "cross-check.md").write_text(
             "# The runner against the vendor's tool\n\n" + _markdown(crosscheck.display(cross)), encoding="utf-8"
         )
