@@ -14,8 +14,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-#: below this many items a serial loop is faster than starting workers
-MIN_ITEMS = 2000
+#: below this many items a serial loop is faster than starting workers (1,000 record files: 0.3 s
+#: forked over 2 cores against 0.4-0.6 s serial, the workers' start included)
+MIN_ITEMS = 500
 
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
