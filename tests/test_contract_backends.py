@@ -172,9 +172,21 @@ def test_stop_requests_are_honoured(contract_models, name, mode):
     backend, inputs, _ = _loaded(contract_models, name, mode=mode)
     feeds = synthetic_inputs(inputs, _batch(contract_models, name), seed=0)
     stop = StopFlag()
-    threading.Timer(0.5, stop.request, args=("SIGINT",)).start()
+    # armed once the timed loop starts: a fixed delay from here assumed the first inference takes
+    # less (a compiling backend on a busy CI machine may not); the fallback ends a loop that never says
+    timers = [threading.Timer(0.5, stop.request, args=("SIGINT",)), threading.Timer(20, stop.request, args=("SIGINT",))]
+
+    def progress(stage, *_):
+        if stage == "timed" and not timers[0].ident:  # not started yet
+            timers[0].start()
+
+    timers[1].start()
     started = time.monotonic()
-    m = measure(backend, feeds, _loop(mode, min_iterations=10**9, min_seconds=600), stop)
+    try:
+        m = measure(backend, feeds, _loop(mode, min_iterations=10**9, min_seconds=600), stop, progress)
+    finally:
+        for timer in timers:
+            timer.cancel()
     assert time.monotonic() - started < 30
     assert m.interrupted and m.stopped_in == "timed" and m.iterations == len(m.samples_ns)
     assert m.iterations > 0 or _self_timed(name)

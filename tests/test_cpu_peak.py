@@ -102,6 +102,8 @@ def test_measured_peak_wins_then_estimate_then_a_warning(measured, tmp_path):
     flags = set(json.loads(next(clocked.glob("*.json")).read_text())["host"]["cpu_flags"])
     if "amx_int8" in flags:  # the probe has no AMX kernel: its figure is partial, the estimate counts AMX
         assert peak["peaks"][1]["partial"] is True and int8["peak_source"] == "estimated"
+    elif "int8" in {skipped["precision"] for skipped in peak["skipped"]}:  # no int8 kernel for this CPU
+        assert int8["peak_source"] == "estimated"
     else:
         assert int8["peak_source"] == "measured"
     # Without the peak record: the estimate, with how it was made.
@@ -119,12 +121,17 @@ def test_a_row_above_its_peak_is_flagged(measured, tmp_path):
     """A peak measured on a loaded host can come out below what a model then reaches (the demo
     once showed 123.5%): the row keeps its ratio, and says which figure to distrust."""
     peaks = tmp_path / "peaks"
-    args = ["peak", "--precision", "fp32", "--seconds", "0.1", "--repeats", "1", "-o", str(peaks), "--quiet"]
+    args = ["peak", "--precision", "fp32", "--seconds", "0.2", "--repeats", "3", "-o", str(peaks), "--quiet"]
     assert runner_main(args) == 0
     (peak_file,) = peaks.glob("*.json")
     fair = metrics.frame(collect.collect([measured, peaks]), catalog.load())
     fp32 = fair[fair["precision"] == "fp32"]
-    assert (fp32["perf_ratio"] < 1).all() and not fp32["warnings"].str.contains("above it").any()
+    # a peak measured for 0.1 s beside other work (the suite's background builds) can come out
+    # low enough for a run to pass it: whichever rows are below it are not flagged
+    below = fp32["gops"] < fp32["peak_gops"]
+    assert below.any() and (fp32["perf_ratio"][below] < 1).all()
+    assert not fp32["warnings"][below].str.contains("above it").any()
+    assert fp32["warnings"][~below].str.contains("above it").all()
     peak = json.loads(peak_file.read_text())
     peak["peaks"][0]["gops"] = peak["peaks"][0]["runs_gops"][0] = 1e-3
     peak_file.write_text(json.dumps(peak))

@@ -28,7 +28,8 @@ def test_the_widest_kernel_the_flags_allow_is_chosen():
     assert chosen("fp32", ["avx", "avx2", "fma", "avx512f"]) == "AVX-512 vfmadd231ps zmm"
     assert chosen("fp32", ["avx", "avx2", "fma"]) == "AVX2 vfmadd231ps ymm"
     assert chosen("int8", ["avx2", "fma", "avx_vnni"]) == "AVX-VNNI vpdpbusd ymm"
-    assert chosen("int8", ["avx2", "fma"]) is None
+    assert chosen("int8", ["avx2", "fma"]) == "AVX2 vpmaddubsw+vpmaddwd+vpaddd ymm (ops per 3-instruction step)"
+    assert chosen("int8", ["avx", "sse4_2"]) is None
     assert chosen("fp16", ["asimd", "asimdhp", "asimddp"]) == "NEON fmla v.8h"
     assert chosen("int8", ["asimd", "asimddp"]) == "NEON sdot v.4s"
     assert chosen("bf16", ["asimd"]) is None

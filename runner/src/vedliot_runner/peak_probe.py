@@ -97,6 +97,13 @@ KERNELS: Dict[str, List[Kernel]] = {
         _kernel("int8", "AVX-VNNI vpdpbusd ymm", ["avx_vnni"], ["-mavx2", "-mavxvnni"], "__m256i",
                 "_mm256_set1_epi32(k)", "const __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2)",
                 "a = _mm256_dpbusd_avx_epi32(a, u, s)", 64),
+        # no dot-product instruction: u8 x s8 pairs to s16 (vpmaddubsw), pairs to s32 (vpmaddwd), then
+        # added; the sequence is counted as one step of 32 multiply-adds (D3.3's "per 3 instructions").
+        # The accumulator is also the u8 operand, so no part of the step can leave the loop
+        _kernel("int8", "AVX2 vpmaddubsw+vpmaddwd+vpaddd ymm (ops per 3-instruction step)", ["avx2"], ["-mavx2"],
+                "__m256i", "_mm256_set1_epi32(k)",
+                "const __m256i s = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1)",
+                "a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(a, s), one))", 64),
         _kernel("int8", "NEON sdot v.4s", ["asimddp"], ["-march=armv8.2-a+dotprod"], "int32x4_t", "vdupq_n_s32(k)",
                 "const int8x16_t u = vdupq_n_s8(3), s = vdupq_n_s8(-2)", "a = vdotq_s32(a, u, s)", 32),
     ],
