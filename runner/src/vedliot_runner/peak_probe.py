@@ -4,8 +4,12 @@ usable core at once with no memory traffic. Its operations per second are the pe
 ratio can be taken against (`vedliot-runner peak`, docs/peak.md).
 
 Each kernel keeps 16 independent accumulator chains in registers, more than latency x issue
-width of any current core, so the loop runs at the execution units' throughput; the instruction
-and its operations per instruction are listed in KERNELS. Without a compiler (or a kernel for a
+width of any current core, so the loop runs at the execution units' throughput: 12 where the
+instructions reach only 16 vector registers (AVX2 and other VEX encodings), since 16 chains and
+their constants did not fit and three chains went through the stack every step (an AVX2 CPU then
+measured 111 GFLOPS on 2 cores, below the 150 ONNX Runtime reached on it; 12 chains: 99 on one),
+8 for AVX2's three-instruction int8 step. The instruction and its
+operations per instruction are listed in KERNELS. Without a compiler (or a kernel for a
 precision) fp32 falls back to numpy's matrix product: a lower bound, recorded as such.
 """
 
@@ -43,7 +47,15 @@ int main(int argc, char **argv) {
     do {
         for (int i = 0; i < 4096; i++) {
             STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5); STEP(a6); STEP(a7);
-            STEP(a8); STEP(a9); STEP(a10); STEP(a11); STEP(a12); STEP(a13); STEP(a14); STEP(a15);
+#if CHAINS > 8
+            STEP(a8); STEP(a9);
+#endif
+#if CHAINS > 10
+            STEP(a10); STEP(a11);
+#endif
+#if CHAINS > 12
+            STEP(a12); STEP(a13); STEP(a14); STEP(a15);
+#endif
         }
         steps += 4096;
     } while ((t = now()) - t0 < seconds);
@@ -53,7 +65,7 @@ int main(int argc, char **argv) {
     memcpy(bytes, all, sizeof(all));
     unsigned sink = 0;
     for (size_t i = 0; i < sizeof(bytes); i++) sink += bytes[i];
-    printf("%.17g %.9f %u\n", (double)steps * 16 * OPS, t - t0, sink);
+    printf("%.17g %.9f %u\n", (double)steps * CHAINS * OPS, t - t0, sink);
     return 0;
 }
 """
@@ -67,13 +79,16 @@ class Kernel:
     cflags: Tuple[str, ...]
     defines: str
     ops: int  # operations (a multiply-add is 2) per instruction
+    chains: int  # independent accumulators, all in registers
 
 
-def _kernel(precision, instruction, flags, cflags, acc, init, setup, step, ops) -> Kernel:
+def _kernel(precision, instruction, flags, cflags, acc, init, setup, step, ops, chains=None) -> Kernel:
+    if chains is None:  # 8, 10, 12 or 16; VEX: 16 ymm registers (see the module's docstring)
+        chains = 12 if acc.startswith("__m256") else 16
     defines = "#define ACC {}\n#define INIT(k) {}\n#define SETUP {}\n#define STEP(a) {}\n#define OPS {}\n".format(
         acc, init, setup, step, ops
-    )
-    return Kernel(precision, instruction, tuple(flags), tuple(cflags), defines, ops)
+    ) + "#define CHAINS {}\n".format(chains)
+    return Kernel(precision, instruction, tuple(flags), tuple(cflags), defines, ops, chains)
 
 
 #: per precision, the widest kernel first; chosen by the host's flags (hostinfo.cpu_flags)
@@ -103,7 +118,8 @@ KERNELS: Dict[str, List[Kernel]] = {
         _kernel("int8", "AVX2 vpmaddubsw+vpmaddwd+vpaddd ymm (ops per 3-instruction step)", ["avx2"], ["-mavx2"],
                 "__m256i", "_mm256_set1_epi32(k)",
                 "const __m256i s = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1)",
-                "a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(a, s), one))", 64),
+                "a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(a, s), one))", 64,
+                chains=8),  # its temporaries spilled 12 chains too: 130 GOPS a core, 8 chains 150-163
         _kernel("int8", "NEON sdot v.4s", ["asimddp"], ["-march=armv8.2-a+dotprod"], "int32x4_t", "vdupq_n_s32(k)",
                 "const int8x16_t u = vdupq_n_s8(3), s = vdupq_n_s8(-2)", "a = vdotq_s32(a, u, s)", 32),
     ],
