@@ -3,13 +3,13 @@ VNNI dot products, bf16 and fp16 FMA), compiled here with the system's C compile
 usable core at once with no memory traffic. Its operations per second are the peak a performance
 ratio can be taken against (`vedliot-runner peak`, docs/peak.md).
 
-Each kernel keeps 16 independent accumulator chains in registers, more than latency x issue
-width of any current core, so the loop runs at the execution units' throughput: 12 where the
-instructions reach only 16 vector registers (AVX2 and other VEX encodings), since 16 chains and
-their constants did not fit and three chains went through the stack every step (an AVX2 CPU then
-measured 111 GFLOPS on 2 cores, below the 150 ONNX Runtime reached on it; 12 chains: 99 on one),
-8 for AVX2's three-instruction int8 step. The instruction and its
-operations per instruction are listed in KERNELS. Without a compiler (or a kernel for a
+Each kernel keeps independent accumulator chains in registers, more than latency x issue width
+of any current core, so the loop runs at the execution units' throughput: 16 where 32 vector
+registers are there (AVX-512, NEON), 12 where the instructions reach only 16 (AVX2 and other VEX
+encodings: 16 chains and their constants sent three chains through the stack every step, and an
+AVX2 CPU measured 111 GFLOPS on 2 cores, below the 150 ONNX Runtime reached on it; 12 chains: 99
+on one), 8 for AVX2's three-instruction int8 step. The instruction, its operations per
+instruction and the chains are listed in KERNELS. Without a compiler (or a kernel for a
 precision) fp32 falls back to numpy's matrix product: a lower bound, recorded as such.
 """
 
@@ -83,8 +83,10 @@ class Kernel:
 
 
 def _kernel(precision, instruction, flags, cflags, acc, init, setup, step, ops, chains=None) -> Kernel:
-    if chains is None:  # 8, 10, 12 or 16; VEX: 16 ymm registers (see the module's docstring)
+    if chains is None:  # VEX: 16 ymm registers (see the module's docstring)
         chains = 12 if acc.startswith("__m256") else 16
+    if chains not in (8, 10, 12, 16):  # the counts _SOURCE's #if blocks run; another would be miscounted
+        raise ValueError("chains must be 8, 10, 12 or 16, not {}".format(chains))
     defines = "#define ACC {}\n#define INIT(k) {}\n#define SETUP {}\n#define STEP(a) {}\n#define OPS {}\n".format(
         acc, init, setup, step, ops
     ) + "#define CHAINS {}\n".format(chains)
