@@ -129,6 +129,29 @@ def test_only_the_hosts_tensor_intrinsics_are_registered_for_tuning():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+_THREADS_PROBE = """
+import json, os
+from vedliot_runner.backends.base import BackendSettings
+from vedliot_runner.backends.tvm import TvmBackend
+import tvm
+backend = TvmBackend(BackendSettings(threads=RUN_THREADS_))
+print(json.dumps([tvm.get_global_func("runtime.NumThreads")(), os.environ.get("TVM_NUM_THREADS")]))
+"""
+
+
+@pytest.mark.parametrize("threads, user, expected", [(None, None, os.cpu_count()), (1, None, 1), (None, "1", 1)])
+def test_tvm_kernels_run_on_the_threads_the_run_says(threads, user, expected):
+    # TVM's own default is half the CPUs on x86 (1 thread on a 2-vCPU VM)
+    env = {k: v for k, v in os.environ.items() if k != "TVM_NUM_THREADS"}
+    if user:
+        env["TVM_NUM_THREADS"] = user
+    script = _THREADS_PROBE.replace("RUN_THREADS_", repr(threads))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    pool, variable = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (pool, variable) == (expected, str(expected))
+
+
 @pytest.mark.slow
 def test_tuning_round_trip_reuse_and_same_outputs(run_subprocess, tmp_path):
     model = models.tiny(tmp_path / "tiny.onnx")
@@ -139,6 +162,7 @@ def test_tuning_round_trip_reuse_and_same_outputs(run_subprocess, tmp_path):
     assert first.code == 0, first.stderr
     options = _options(_new(first))
     assert options["tuned"] is True and options["tuned_trials"] >= 2 and options["tuned_seconds"] > 0
+    assert options["runtime_threads"] == int(os.environ.get("TVM_NUM_THREADS") or os.cpu_count())
     database = cache / "tuning" / options["tuning_database"]
     lines = (database / "database_tuning_record.json").read_text().splitlines()
     assert len(lines) == options["tuned_trials"]
@@ -176,6 +200,15 @@ def test_tuning_round_trip_reuse_and_same_outputs(run_subprocess, tmp_path):
     warned = {row["run_id"]: "untuned TVM" in str(row["warnings"]) for row in rows}
     assert warned == {_new(first)["run_id"]: False, _new(again, first)["run_id"]: False,
                       _new(untuned_run, first, again)["run_id"]: True}  # fmt: skip
+
+    # asking for more trials tunes the difference in a second session, its scheduler seeded with the
+    # tasks the database already holds
+    more = run_subprocess(*common[:-1], "tuning_trials=4", timeout=600)
+    assert more.code == 0, more.stderr
+    grown = _options(_new(more, first, again, untuned_run))
+    assert grown["tuning_database"] == options["tuning_database"] and grown["tuned_trials"] >= 4
+    assert json.loads((database / "meta.json").read_text())["sessions"] == 2
+    assert len((database / "database_tuning_record.json").read_text().splitlines()) == grown["tuned_trials"]
 
 
 @pytest.mark.slow

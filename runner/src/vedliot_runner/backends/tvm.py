@@ -61,6 +61,19 @@ def host_target(tvm, kind: str, threads: Optional[int]):
     return tvm.target.Target(config)
 
 
+def runtime_threads(threads: Optional[int]) -> int:
+    """The threads TVM's thread pool runs with: TVM_NUM_THREADS where the user set it, else the run's
+    threads or the CPU count, which is then set there for this process and the tuner's. TVM's own
+    default halves the CPU count on x86 to skip hyper-threads: on a 2-vCPU VM its kernels ran on one
+    thread while the target (num-cores) and the record said 2, and were tuned that way."""
+    own = os.environ.get("TVM_NUM_THREADS", "").strip()
+    if own.isdigit() and int(own) > 0:
+        return int(own)
+    count = threads or os.cpu_count() or 1
+    os.environ["TVM_NUM_THREADS"] = str(count)
+    return count
+
+
 def _cuda_arch(tvm) -> str:
     dev = tvm.cuda(0)
     if not dev.exist:
@@ -115,6 +128,7 @@ class TvmBackend(Backend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
+        self._runtime_threads = runtime_threads(self.threads)
         import tvm
 
         self._tvm = tvm
@@ -262,6 +276,7 @@ class TvmBackend(Backend):
         resolved["tuned_seconds"] = tuning.seconds if tuning else 0.0
         resolved["tuning_database"] = tuning.key if tuning else None
         resolved["compiled_from_cache"] = self._cached
+        resolved["runtime_threads"] = self._runtime_threads
         return resolved
 
     def predict(self, feeds: Feeds) -> List[np.ndarray]:

@@ -33,11 +33,15 @@ from typing import Dict, List, Optional
 from vedliot_runner.errors import RuntimeFailure
 
 #: the preprocessing below and how tasks are tuned; a change gives new database keys
-RECIPE = "decompose+canonicalize+zero_pipeline/v1"
-#: candidates per search round. The tasks take turns ("round-robin"): the gradient scheduler keeps
-#: every result unsaved until each task has had its first round (43 tasks in MobileNetV3-Small), and
-#: a deadline before that would lose them all.
+#: (v2: candidates are timed on as many threads as the run uses; v1 databases were timed on TVM's
+#: default of half the CPUs on x86, see tvm.runtime_threads)
+RECIPE = "decompose+canonicalize+zero_pipeline/v2"
+#: candidates per search round; which task gets a round is tvm_scheduler's rule
 TRIALS_PER_ROUND = 16
+#: how a candidate is timed: meta-schedule's default window of 100 ms (with its ramp-up runs) was 40%
+#: of a round on 2 cores, for kernels of 1-650 us that 20 ms repeats hundreds of times. (Timing with
+#: the caches flushed before each run, as in an inference, tuned MobileNetV3-Small no better.)
+EVALUATOR = {"number": 3, "repeat": 1, "min_repeat_ms": 20}
 #: the evolutionary search's population and generations: a quarter and half of meta-schedule's
 #: defaults (512, 4), which spent 10-25 s per round of 16 generating candidates on 2 cores, several
 #: times as long as building them (build_candidate)
@@ -282,6 +286,8 @@ def _tune_in_child(job: TuneJob) -> None:
     from tvm.s_tir import meta_schedule as ms
 
     from vedliot_runner.backends.tvm import relax_module
+    from vedliot_runner.backends.tvm_builder import pooled_builder
+    from vedliot_runner.backends.tvm_scheduler import time_share_scheduler
 
     host_intrinsics()
     target = tvm.target.Target(json.loads(job.target) if job.target.startswith("{") else job.target)
@@ -290,19 +296,21 @@ def _tune_in_child(job: TuneJob) -> None:
     names = [task.task_name for task in ms.relax_integration.extract_tasks(prepared, target)]
     heavy = [name for name in names if any(op in name for op in HEAVY_OPS)]
     tasks = len(heavy or names)
-    # no trial cap: the parent's deadline ends it; every task gets its first round before any its second
+    # no trial cap: the parent's deadline ends it. No cap per task either: the scheduler shares the
+    # trials out, and a cap gives every task its first round in smaller ones
     total = job.max_trials or 1000 * max(1, tasks)
-    per_task = max(1, -(-total // max(1, tasks))) if job.max_trials else total
+    per_round = min(TRIALS_PER_ROUND, max(1, total // max(1, tasks)))
     print("tuning {} of {} tasks, at most {} trials".format(tasks, len(names), total), flush=True)
+    evaluator = ms.runner.EvaluatorConfig(**EVALUATOR)
     ms.relax_integration.tune_relax(
         mod=prepared, params={}, target=target, work_dir=job.work_dir, max_trials_global=total,
-        max_trials_per_task=per_task, op_names=list(HEAVY_OPS) if heavy else None,
-        num_trials_per_iter=min(TRIALS_PER_ROUND, per_task), task_scheduler="round-robin",
+        max_trials_per_task=total, op_names=list(HEAVY_OPS) if heavy else None,
+        num_trials_per_iter=per_round, task_scheduler=time_share_scheduler(per_round),
         strategy=ms.search_strategy.EvolutionarySearch(
             population_size=POPULATION, init_min_unmeasured=POPULATION // 4, genetic_num_iters=GENERATIONS
         ),
-        builder=ms.builder.LocalBuilder(f_build=build_candidate, timeout_sec=120),
-        runner=ms.runner.LocalRunner(timeout_sec=60),
+        builder=pooled_builder(build_candidate, timeout_sec=120),
+        runner=ms.runner.LocalRunner(timeout_sec=60, evaluator_config=evaluator),
     )  # fmt: skip
 
 
