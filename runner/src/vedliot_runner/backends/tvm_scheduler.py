@@ -4,11 +4,12 @@ Round-robin gives every task the same trials. In MobileNetV3-Small the first con
 of a 3.7 ms inference after its first round and the squeeze-excite convolutions 1-30 us each, yet
 each had 1/43 of the budget. Here every task first has one round, in order (so a deadline early on
 still leaves each task measured, and each round's results are saved before the next round starts);
-a task the database already holds from an earlier session counts as measured, with the rounds
-its records make. Then the next round goes to the task with the most measured time per round it has had: its weight
-(calls per inference) x its best latency / its rounds. That hands out rounds in proportion to the
-time each task holds, and follows the time as tuning moves it. meta-schedule's gradient scheduler
-would weigh tasks too, but sends every task's first round before it saves any result.
+a task the database already holds from an earlier session counts as measured, with the rounds its
+records make. Then the next round goes to the task with the most measured time per round it has
+had: its weight (calls per inference) x its best latency / its rounds. That hands out rounds in
+proportion to the time each task holds, and follows the time as tuning moves it. meta-schedule's
+gradient scheduler would weigh tasks too, but sends every task's first round before it saves any
+result.
 
 `pick_task` is the rule, plain Python; `time_share_scheduler` wraps it as meta-schedule's
 PyTaskScheduler in the tuning child, where TVM is imported.
