@@ -21,7 +21,7 @@ from vedliot_runner.digest import sha256_of
 from vedliot_runner.errors import UsageError
 from vedliot_runner.zoo import EXTRA_MODELS, MODELS, build_apart, manifest
 from vedliot_runner.zoo.calibration import Calibration
-from vedliot_runner.zoo.quantize import DEFAULT_FORM, INT8_FORMS
+from vedliot_runner.zoo.quantize import DEFAULT_FORM, GRAPH_REVISION, INT8_FORMS
 from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 
 #: bump when a definition or recipe changes what a file holds: every cached file is rebuilt
@@ -174,6 +174,8 @@ def _recipe(run: _Build, model: _Model, fmt: str, precision: str, form: Optional
         recipe["tflite_int8_graph"] = TFLITE_INT8_GRAPH
     if form not in (None, DEFAULT_FORM):  # the default form's recipe is as it was before forms existed
         recipe["int8_form"] = form
+    if form in GRAPH_REVISION:
+        recipe["int8_graph"] = GRAPH_REVISION[form]
     return recipe
 
 

@@ -5,13 +5,16 @@
   and TVM import as well.
 - `u8s8`: asymmetric uint8 activations, symmetric per-channel int8 weights: the form ONNX Runtime's
   CPU kernels run fastest (its documentation's default; its x86 int8 GEMMs take u8 x s8).
-Which backend takes which: BackendEntry.int8_form (backends/__init__.py)."""
+Which backend takes which: BackendEntry.int8_form (backends/__init__.py).
+
+The u8s8 file also writes hard-swish and hard-sigmoid as Add, Clip and Mul before quantizing, so
+that ONNX Runtime runs them in uint8 rather than as float islands (qdq_hard.py)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import numpy as np
 
@@ -23,10 +26,36 @@ INT8_FORMS = {
     "u8s8": {"name": "u8s8", "activations": "uint8", "weights": "int8", "per_channel": True,
              "symmetric_activations": False},
 }  # fmt: skip
+#: forms whose graph differs from the fp32 one, by revision: a zoo recipe key, so a cached
+#: file made the old way is rebuilt (zoo/build.py)
+GRAPH_REVISION = {"u8s8": 2}
 
 
 def quantize_qdq(
     fp32_path: Path, out_path: Path, input_name: str, batches: Iterator[np.ndarray], form: str = DEFAULT_FORM
+) -> None:
+    import onnx
+
+    from vedliot_runner.zoo import qdq_hard
+
+    source, gates = fp32_path, []
+    if form in GRAPH_REVISION:
+        decomposed = qdq_hard.decompose(onnx.load(str(fp32_path)))
+        gates = qdq_hard.gate_scales(decomposed)
+        if gates:
+            source = out_path.with_name(out_path.name + ".hard.onnx")
+            onnx.save(decomposed, str(source))
+    try:
+        _quantize_static(source, out_path, input_name, batches, form, gates)
+    finally:
+        if source != fp32_path:
+            source.unlink()
+    if gates:
+        onnx.save(qdq_hard.fold_gate_scales(onnx.load(str(out_path))), str(out_path))
+
+
+def _quantize_static(
+    source: Path, out_path: Path, input_name: str, batches: Iterator[np.ndarray], form: str, excluded: List[str]
 ) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -50,7 +79,7 @@ def quantize_qdq(
     root.setLevel(logging.ERROR)
     try:
         quantize_static(
-            str(fp32_path),
+            str(source),
             str(out_path),
             Reader(),
             quant_format=QuantFormat.QDQ,
@@ -58,6 +87,7 @@ def quantize_qdq(
             weight_type=QuantType.QInt8,
             per_channel=True,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=excluded,
             extra_options={"ActivationSymmetric": INT8_FORMS[form]["symmetric_activations"], "WeightSymmetric": True},
         )
     finally:
