@@ -121,3 +121,28 @@ def test_a_gate_outside_the_quantized_pattern_is_refused(files):
     decomposed = qdq_hard.decompose(onnx.load(str(fp32)))  # not quantized: no DequantizeLinear to fold into
     with pytest.raises(ValueError, match="hs1_hard1_gate_scale: not between a DequantizeLinear"):
         qdq_hard.fold_gate_scales(decomposed)
+
+
+def test_a_gate_at_the_graph_output_stays_right(tmp_path):
+    """No QuantizeLinear follows a gate that is the model's float output: its `* alpha` stays a Mul.
+    (No convolution here: on x86 CPUs without VNNI, ONNX Runtime's u8 x s8 convolutions saturate
+    16-bit sums, see conftest.INT8_SATURATION, which would hide what this checks.)"""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("HardSwish", ["input"], ["h"]),
+         helper.make_node("HardSigmoid", ["h"], ["output"], alpha=1.0 / 6.0, beta=0.5)],
+        "tail",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 3, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [None, 3, 8, 8])],
+    )  # fmt: skip
+    fp32 = tmp_path / "tail.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(fp32))
+    rng = np.random.default_rng(5)
+    calibration = [rng.uniform(-4, 4, (4, 3, 8, 8)).astype(np.float32) for _ in range(2)]
+    quantize_qdq(fp32, tmp_path / "u8s8.onnx", "input", iter(calibration), "u8s8")
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "u8s8.onnx")).graph.node]
+    assert ops.count("Mul") == 2, ops  # hard-swish's x * gate, and the output gate's * alpha, kept
+    x = rng.uniform(-4, 4, (4, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(_run(tmp_path / "u8s8.onnx", x), _run(fp32, x), atol=0.01)

@@ -57,9 +57,12 @@ def _expand(node, prefix: str) -> Tuple[List, List]:
 
 
 def decompose(model):
-    """A copy of `model` with every HardSwish and HardSigmoid written as Add, Clip and Mul."""
+    """A copy of `model` with every HardSwish and HardSigmoid written as Add, Clip and Mul; `model`
+    itself when it has none (ResNet50 and YoloV4 are not copied for nothing)."""
     import onnx
 
+    if not any(node.op_type in ("HardSwish", "HardSigmoid") for node in model.graph.node):
+        return model
     out = onnx.ModelProto()
     out.CopyFrom(model)
     nodes = []
