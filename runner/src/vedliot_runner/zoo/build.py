@@ -27,8 +27,9 @@ from vedliot_runner.zoo.weights import HeadAdjust, WeightSource
 #: bump when a definition or recipe changes what a file holds: every cached file is rebuilt
 ZOO_VERSION = 1
 #: bump when only the full-integer TFLite graphs change: those files are rebuilt, the others kept
-#: (2: hard-swish written so that LiteRT's XNNPACK delegate takes it, tfgraph.TFBuilder.hardswish)
-TFLITE_INT8_GRAPH = 2
+#: (2: hard-swish written so that LiteRT's XNNPACK delegate takes it, tfgraph.TFBuilder.hardswish;
+#: 3: the 1/6 of hard-swish and hard-sigmoid taken into the next convolution's weights)
+TFLITE_INT8_GRAPH = 3
 FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: models TFLite files are built for (YoloV4 is ONNX only: no target of the report ran it as TFLite)
