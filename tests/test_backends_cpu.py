@@ -4,6 +4,8 @@ precision is read back, throughput mode and unsupported combinations leave prope
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -92,6 +94,26 @@ def test_litert_agrees_with_onnxruntime(zoo_dir, images, references, model, prec
     assert effective == precision
     if precision == "int8":
         assert np.dtype(detail["dtype"]) == np.int8 and raw.dtype == np.int8
+
+
+def _process_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif((hostinfo.usable_cores() or 1) < 2, reason="one usable CPU: one thread either way")
+def test_litert_runs_on_every_usable_cpu_unless_told(zoo_dir):
+    """LiteRT's own default runs XNNPACK on one thread, where ONNX Runtime takes every core: the
+    runner asks for every usable CPU, so CPU backends compare on the same cores. XNNPACK's pool
+    has one worker thread per thread beyond the caller's."""
+    cores = hostinfo.usable_cores()
+    for settings, threads in (({}, cores), ({"threads": 1}, 1)):
+        before = _process_threads()
+        backend = _load("litert", zoo_dir / "digits" / "digits_fp32.tflite", **settings)
+        (detail,) = backend.input_details()
+        backend.predict({"input": np.zeros(detail["shape"], detail["dtype"])})
+        assert backend.resolved_options()["num_threads"] == threads
+        assert _process_threads() - before == threads - 1, settings
+        backend.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from vedliot_runner import hostinfo
 from vedliot_runner.backends.base import Backend, BackendSettings, Feeds, OnComplete, run_threads
 from vedliot_runner.errors import ModelFileError, UnsupportedError, UsageError
 from vedliot_runner.options import MAX_THREADS, option
@@ -95,7 +96,7 @@ class LiteRtOptions:
         None, "Edge TPU device for libedgetpu (usb, usb:0, pci:0); shortcut for delegate_options=device=..."
     )
     num_threads: Optional[int] = option(
-        None, "interpreter threads (default: --threads, else LiteRT's choice)", minimum=1, maximum=MAX_THREADS
+        None, "interpreter threads (default: --threads, else every usable CPU)", minimum=1, maximum=MAX_THREADS
     )
 
 
@@ -113,7 +114,9 @@ class LiteRtBackend(Backend):
         self._precision: Tuple[Optional[str], Optional[str]] = (None, None)
         self._delegated: Optional[str] = None
         self._ops: List[Dict] = []
-        self._threads = self.options.num_threads or self.threads
+        # LiteRT's own default (num_threads unset) runs XNNPACK on one thread, where ONNX Runtime
+        # and OpenVINO take every core: side by side, LiteRT's CPU figures were one-thread figures.
+        self._threads = self.options.num_threads or self.threads or hostinfo.usable_cores() or 1
         self._delegate = self.delegate_spec()
 
     @staticmethod
