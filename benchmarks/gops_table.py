@@ -6,9 +6,11 @@ Peak = cores x clock x operations per cycle per core (D3.3 §3.1.2.2 derives x86
 FP32 operations per cycle for two 256-bit FMA pipes). A VM's /proc/cpuinfo gives the nominal clock,
 which cores under boost exceed, so the fp32 peak is MEASURED: a C probe (compiled here with gcc)
 runs independent AVX-512 (or AVX2) FMA chains on every core with no memory traffic; its GFLOPS is
-cores x real clock x 32. Other precisions scale it by what one instruction does per FMA slot:
-bf16 x2 (AVX512_BF16 dot products), int8 x4 (VNNI, 4 MACs per 32-bit lane), fp16 x1 (no fp16
-arithmetic on x86 without AVX512_FP16). Without gcc the nominal clock x 32 is used, and said.
+cores x real clock x 32. Other precisions scale it by their operations per cycle over fp32's for
+this CPU's ISA flags, from the aggregator's table (cpu_peak.X86_OPS, the report's formula): int8 x4
+with VNNI (4 multiply-adds per 32-bit lane) but x1.33 on AVX2 alone (vpmaddubsw, vpmaddwd, vpaddd
+for 32 multiply-adds), bf16 x2 with AVX512_BF16, and x1 for a precision without units of its own
+(fp16 on x86 without AVX512_FP16). Without gcc the nominal clock x 32 is used, and said.
 
 Each backend runs the zoo's int8 form it takes (issue 19: ONNX Runtime the uint8-activation u8s8
 file, the others the symmetric s8s8 one). The cells are alternated round by round (round 1 runs
@@ -30,6 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vedliot_aggregator.cpu_peak import X86_OPS
 from vedliot_runner.hostinfo import collect
 
 CELLS = (
@@ -45,7 +48,7 @@ CELLS = (
     ("litert", "fp16"),
     ("litert", "int8"),
 )
-OPS_PER_CYCLE = {"fp32": 32, "fp16": 32, "bf16": 64, "int8": 128}
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 FMA_PROBE = r"""
 #include <immintrin.h>
@@ -111,10 +114,20 @@ def measured_fp32_peak(cores: int):
         return max(float(r.stdout.split()[0]) for r in runs)
 
 
+def peak_scale(flags: set[str]) -> dict[str, float]:
+    """Each precision's operations per cycle over fp32's on a CPU with these flags."""
+
+    def ops(precision: str) -> float | None:
+        return next((n for need, n, _ in X86_OPS.get(precision, []) if set(need) <= flags), None)
+
+    fp32 = ops("fp32") or 32
+    return {precision: (ops(precision) or fp32) / fp32 for precision in PRECISIONS}
+
+
 def _ran_as(row: dict) -> str:
     """The precision whose peak applies: what ran (OpenVINO runs an f16 hint as bf16 here)."""
     effective = row.get("effective") or []
-    return effective[0] if len(effective) == 1 and effective[0] in OPS_PER_CYCLE else row["precision"]
+    return effective[0] if len(effective) == 1 and effective[0] in PRECISIONS else row["precision"]
 
 
 def clock_ghz() -> float | None:
@@ -141,7 +154,7 @@ def run(zoo: Path, model: str, backend: str, precision: str, output: Path) -> di
     return summary
 
 
-def _row(model: str, backend: str, precision: str, results: list[dict], fp32_peak: float) -> dict:
+def _row(model: str, backend: str, precision: str, results: list[dict], peaks: dict[str, float]) -> dict:
     ok = [r for r in results if r.get("status") == "ok"]
     row = {"model": model, "backend": backend, "precision": precision, "runs": len(results), "ok": len(ok)}
     if not ok:
@@ -156,12 +169,12 @@ def _row(model: str, backend: str, precision: str, results: list[dict], fp32_pea
         ips_runs=[r["inferences_per_s"] for r in ok],
         gops=ips * ok[0]["ops"] / 1e9,
     )
-    row["peak_gops"] = fp32_peak * OPS_PER_CYCLE.get(_ran_as(row), 32) / 32
+    row["peak_gops"] = peaks.get(_ran_as(row), peaks["fp32"])
     row["share_of_peak_pct"] = 100 * row["gops"] / row["peak_gops"]
     return row
 
 
-def measure(args: argparse.Namespace, cells: list[tuple[str, str, str]], fp32_peak: float) -> list[dict]:
+def measure(args: argparse.Namespace, cells: list[tuple[str, str, str]], peaks: dict[str, float]) -> list[dict]:
     """Round-robin: every cell once per round, so drift on a shared machine hits all cells alike."""
     output = Path("build") / "bench-records"
     results: dict[tuple[str, str, str], list[dict]] = {cell: [] for cell in cells}
@@ -172,7 +185,7 @@ def measure(args: argparse.Namespace, cells: list[tuple[str, str, str]], fp32_pe
                 done = results[cell][-1]
                 print(f"round {round_ + 1}: {' '.join(cell)}: {done.get('inferences_per_s', done.get('error'))}",
                       file=sys.stderr)  # fmt: skip
-    return [_row(*cell, results[cell], fp32_peak) for cell in cells]
+    return [_row(*cell, results[cell], peaks) for cell in cells]
 
 
 def speedups(rows: list[dict]) -> list[dict]:
@@ -207,12 +220,14 @@ def main() -> int:
     )
     pairs = [tuple(c.split(":")) for c in args.cells.split(",")] if args.cells else list(CELLS)
     cells = [(model, backend, precision) for model in args.models.split(",") for backend, precision in pairs]
-    rows = measure(args, cells, fp32_peak)
+    peaks = {precision: fp32_peak * scale for precision, scale in peak_scale(set(host.cpu_flags)).items()}
+    rows = measure(args, cells, peaks)
     nominal = f"nominal {ghz:.2f} GHz" if ghz else "no nominal clock given"
     result = {
         "machine": f"{host.cpu_model}, {cores} cores, {nominal}, flags {','.join(host.cpu_flags)}",
         "fp32_peak_gops": fp32_peak,
         "peak_derivation": derivation,
+        "peak_gops": peaks,
         "rows": rows,
         "int8_speedups": speedups(rows),
     }
