@@ -4,6 +4,7 @@ precision is read back, throughput mode and unsupported combinations leave prope
 
 from __future__ import annotations
 
+import gc
 import os
 
 import numpy as np
@@ -107,6 +108,7 @@ def test_litert_runs_on_every_usable_cpu_unless_told(zoo_dir):
     has one worker thread per thread beyond the caller's."""
     cores = hostinfo.usable_cores()
     for settings, threads in (({}, cores), ({"threads": 1}, 1)):
+        gc.collect()  # pools of sessions earlier tests left behind end now, not while counting
         before = _process_threads()
         backend = _load("litert", zoo_dir / "digits" / "digits_fp32.tflite", **settings)
         (detail,) = backend.input_details()
@@ -114,6 +116,7 @@ def test_litert_runs_on_every_usable_cpu_unless_told(zoo_dir):
         assert backend.resolved_options()["num_threads"] == threads
         assert _process_threads() - before == threads - 1, settings
         backend.close()
+        del backend
 
 
 @pytest.fixture(scope="module")
